@@ -130,6 +130,7 @@ uint64_t rg_graph_alloc_count(const rg_graph *g);
  * and teaching); when off (the default), intermediate nodes share buffers by liveness and
  * only the targets, inputs, parameters and constants are guaranteed readable afterwards. */
 void rg_graph_set_keep_values(rg_graph *g, bool keep);
+bool rg_graph_keep_values(const rg_graph *g);
 
 /* Leaves. `shape` has `ndim` entries (ndim 0: a scalar; shape may then be NULL). The name is
  * copied and may be NULL. Inputs and parameters start zeroed unless `data` is given;

@@ -163,6 +163,19 @@ const rg_op_def *rg__def(const rg_node *n);
  * Returns NULL with the error recorded when anything fails. */
 rg_node *rg__make(rg_graph *g, int op, int n, rg_node *const *in, const struct rg__attr *attr);
 
+/* As rg__make, with the output shape given up front (ndim >= 0): the prototype carries it
+ * when the shape rule runs, and the rule validates it against the inputs (reshape,
+ * broadcast_to, sum_to, fill: ops whose output shape is an argument). */
+rg_node *rg__make_shaped(rg_graph *g, int op, int n, rg_node *const *in,
+                         const struct rg__attr *attr, int ndim, const int64_t *shape);
+
+/* Creates a leaf (input, param, const) owning a zeroed buffer, or a copy of `data`. */
+rg_node *rg__make_leaf(rg_graph *g, int op, rg_kind kind, const char *name, int ndim,
+                       const int64_t *shape, const void *data);
+
+/* Fills g->ops with the built-in table (op_table.c). */
+rg_status rg__ops_init(rg_graph *g);
+
 /* The graph of the first non-NULL node among in[0..n-1], or NULL. */
 rg_graph *rg__graph_of(int n, rg_node *const *in);
 

@@ -1,0 +1,610 @@
+/* The graph: allocator hooks, the node arena, errors, node creation and node properties. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- status ---- */
+
+static const char *const status_text[] = {
+#define RG__STATUS_TEXT(name, text) text,
+    RG_STATUS_LIST(RG__STATUS_TEXT)
+#undef RG__STATUS_TEXT
+};
+
+const char *rg_strerror(rg_status s)
+{
+    if ((int)s < 0 || s >= RG__STATUS_COUNT)
+        return "unknown status";
+    return status_text[s];
+}
+
+const char *rg_version(void)
+{
+    return RG_VERSION_STRING;
+}
+
+/* ---- memory ---- */
+
+static void *default_malloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return malloc(size);
+}
+
+static void *default_realloc(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    return realloc(p, size);
+}
+
+static void default_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+void *rg__malloc(rg_graph *g, size_t size)
+{
+    void *p = g->alloc.malloc_fn(g->alloc.ctx, size ? size : 1);
+    g->nalloc++;
+    return p;
+}
+
+void *rg__calloc(rg_graph *g, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *p = rg__malloc(g, n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+void *rg__realloc(rg_graph *g, void *p, size_t old_size, size_t size)
+{
+    if (!size)
+        size = 1;
+    if (g->alloc.realloc_fn) {
+        g->nalloc++;
+        return g->alloc.realloc_fn(g->alloc.ctx, p, size);
+    }
+    void *q = rg__malloc(g, size);
+    if (q && p) {
+        memcpy(q, p, old_size < size ? old_size : size);
+        rg__free(g, p);
+    }
+    return q;
+}
+
+void rg__free(rg_graph *g, void *p)
+{
+    if (p)
+        g->alloc.free_fn(g->alloc.ctx, p);
+}
+
+/* The node arena: nodes and names are bump-allocated from chunks that are never moved, so
+ * node pointers stay valid for the life of the graph. */
+struct rg__chunk {
+    struct rg__chunk *next;
+    size_t used, cap;
+    _Alignas(max_align_t) unsigned char mem[];
+};
+
+static void *arena_alloc(rg_graph *g, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    struct rg__chunk *c = g->chunks;
+    if (!c || c->cap - c->used < size) {
+        size_t cap = c ? c->cap * 2 : 16384;
+        if (cap > ((size_t)1 << 24))
+            cap = (size_t)1 << 24;
+        if (cap < size)
+            cap = size;
+        struct rg__chunk *nc = rg__malloc(g, sizeof *nc + cap);
+        if (!nc)
+            return NULL;
+        nc->next = c;
+        nc->used = 0;
+        nc->cap = cap;
+        g->chunks = nc;
+        c = nc;
+    }
+    void *p = c->mem + c->used;
+    c->used += size;
+    return p;
+}
+
+/* ---- errors ---- */
+
+rg_status rg__vfail(rg_graph *g, rg_status status, const char *fmt, va_list ap)
+{
+    if (g && g->status == RG_OK) {
+        g->status = status;
+        vsnprintf(g->msg, sizeof g->msg, fmt, ap);
+    }
+    return status;
+}
+
+rg_status rg__fail(rg_graph *g, rg_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rg__vfail(g, status, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+rg_status rg_node_fail(rg_node *node, rg_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rg__vfail(node ? node->g : NULL, status, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+rg_status rg_graph_status(const rg_graph *g)
+{
+    return g ? g->status : RG_ERR_ARG;
+}
+
+const char *rg_graph_errmsg(const rg_graph *g)
+{
+    return g ? g->msg : "no graph";
+}
+
+void rg_graph_clear_error(rg_graph *g)
+{
+    if (g) {
+        g->status = RG_OK;
+        g->msg[0] = '\0';
+    }
+}
+
+/* ---- graphs ---- */
+
+rg_graph *rg_graph_new(rg_dtype dtype)
+{
+    return rg_graph_new_with_allocator(dtype, NULL);
+}
+
+rg_graph *rg_graph_new_with_allocator(rg_dtype dtype, const rg_allocator *alloc)
+{
+    if (dtype != RG_F32 && dtype != RG_F64)
+        return NULL;
+    rg_allocator a = {default_malloc, default_realloc, default_free, NULL};
+    if (alloc && alloc->malloc_fn && alloc->free_fn)
+        a = *alloc;
+    rg_graph *g = a.malloc_fn(a.ctx, sizeof *g);
+    if (!g)
+        return NULL;
+    memset(g, 0, sizeof *g);
+    g->alloc = a;
+    g->nalloc = 1;
+    g->dtype = dtype;
+    g->elem = dtype == RG_F32 ? sizeof(float) : sizeof(double);
+    if (rg__ops_init(g) != RG_OK) {
+        rg_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+void rg_graph_free(rg_graph *g)
+{
+    if (!g)
+        return;
+    rg__plans_clear(g);
+    for (size_t i = 0; i < g->n; i++)
+        rg__free(g, g->nodes[i]->own);
+    rg__free(g, g->nodes);
+    for (struct rg__chunk *c = g->chunks, *next; c; c = next) {
+        next = c->next;
+        rg__free(g, c);
+    }
+    rg__free(g, g->ops);
+    rg__free(g, g->bw_targets);
+    rg_allocator a = g->alloc;
+    a.free_fn(a.ctx, g);
+}
+
+rg_dtype rg_graph_dtype(const rg_graph *g)
+{
+    return g->dtype;
+}
+
+size_t rg_graph_node_count(const rg_graph *g)
+{
+    return g ? g->n : 0;
+}
+
+rg_node *rg_graph_node(const rg_graph *g, size_t id)
+{
+    return g && id < g->n ? g->nodes[id] : NULL;
+}
+
+uint64_t rg_graph_alloc_count(const rg_graph *g)
+{
+    return g ? g->nalloc : 0;
+}
+
+void rg_graph_set_keep_values(rg_graph *g, bool keep)
+{
+    if (g && g->keep_values != keep) {
+        g->keep_values = keep;
+        rg__plans_clear(g);
+    }
+}
+
+bool rg_graph_keep_values(const rg_graph *g)
+{
+    return g && g->keep_values;
+}
+
+/* ---- shapes ---- */
+
+int64_t rg__numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    return n;
+}
+
+int rg__axis(int axis, int ndim)
+{
+    if (axis == RG_AXIS_ALL)
+        return axis;
+    if (axis < 0)
+        axis += ndim;
+    return axis >= 0 && axis < ndim ? axis : -1;
+}
+
+bool rg__shape_eq(int na, const int64_t *a, int nb, const int64_t *b)
+{
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+bool rg__same_shape(const rg_node *a, const rg_node *b)
+{
+    return rg__shape_eq(a->ndim, a->shape, b->ndim, b->shape);
+}
+
+int rg__broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int64_t *out)
+{
+    int n = na > nb ? na : nb;
+    for (int i = 0; i < n; i++) {
+        int64_t da = i < n - na ? 1 : a[i - (n - na)];
+        int64_t db = i < n - nb ? 1 : b[i - (n - nb)];
+        if (da != db && da != 1 && db != 1)
+            return -1;
+        out[i] = da == 1 ? db : da;
+    }
+    return n;
+}
+
+char *rg_shape_str(int ndim, const int64_t *shape, char *buf, size_t len)
+{
+    size_t pos = 0;
+    if (!buf || !len)
+        return buf;
+    pos += (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < ndim && pos < len; i++)
+        pos += (size_t)snprintf(buf + pos, len - pos, "%s%lld", i ? "," : "",
+                                (long long)shape[i]);
+    if (pos < len)
+        snprintf(buf + pos, len - pos, "]");
+    return buf;
+}
+
+/* ---- node creation ---- */
+
+rg_graph *rg__graph_of(int n, rg_node *const *in)
+{
+    for (int i = 0; i < n; i++)
+        if (in[i])
+            return in[i]->g;
+    return NULL;
+}
+
+/* Appends a fully built prototype to the graph. */
+static rg_node *commit(rg_graph *g, const rg_node *proto)
+{
+    if (g->n >= UINT32_MAX) {
+        rg__fail(g, RG_ERR_NOMEM, "%s: graph is full", g->ops[proto->op].name);
+        return NULL;
+    }
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 256;
+        rg_node **nodes = rg__realloc(g, g->nodes, g->cap * sizeof *nodes, cap * sizeof *nodes);
+        if (!nodes) {
+            rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", g->ops[proto->op].name);
+            return NULL;
+        }
+        g->nodes = nodes;
+        g->cap = cap;
+    }
+    rg_node *node = arena_alloc(g, sizeof *node);
+    if (!node) {
+        rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", g->ops[proto->op].name);
+        return NULL;
+    }
+    *node = *proto;
+    node->id = (uint32_t)g->n;
+    if (g->sweep_step) {
+        node->is_grad = 1;
+        node->step = g->sweep_step;
+    }
+    g->nodes[g->n++] = node;
+    return node;
+}
+
+static bool valid_shape(rg_graph *g, const char *what, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > RG_MAX_DIMS || (ndim > 0 && !shape)) {
+        rg__fail(g, RG_ERR_SHAPE, "%s: a tensor has 0 to %d dimensions, not %d", what,
+                 RG_MAX_DIMS, ndim);
+        return false;
+    }
+    int64_t size = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] > 0 && size > INT64_MAX / 8 / shape[i])) {
+            char buf[160];
+            rg__fail(g, RG_ERR_SHAPE, "%s: invalid dimension %lld in shape %s", what,
+                     (long long)shape[i], rg_shape_str(ndim, shape, buf, sizeof buf));
+            return false;
+        }
+        size *= shape[i];
+    }
+    return true;
+}
+
+rg_status rg_node_set_shape(rg_node *node, int ndim, const int64_t *shape)
+{
+    if (!node)
+        return RG_ERR_ARG;
+    if (!valid_shape(node->g, node->g->ops[node->op].name, ndim, shape))
+        return node->g->status;
+    node->ndim = (uint8_t)ndim;
+    for (int i = 0; i < ndim; i++)
+        node->shape[i] = shape[i];
+    node->size = rg__numel(ndim, shape);
+    return RG_OK;
+}
+
+rg_node *rg__make(rg_graph *g, int op, int n, rg_node *const *in, const struct rg__attr *attr)
+{
+    return rg__make_shaped(g, op, n, in, attr, -1, NULL);
+}
+
+rg_node *rg__make_shaped(rg_graph *g, int op, int n, rg_node *const *in,
+                         const struct rg__attr *attr, int ndim, const int64_t *shape)
+{
+    if (!g)
+        return NULL; /* every input NULL: an earlier builder failed */
+    if (op < 0 || op >= g->nops) {
+        rg__fail(g, RG_ERR_ARG, "apply: unknown op id %d", op);
+        return NULL;
+    }
+    const rg_op_def *def = &g->ops[op];
+    if (n != def->arity || n > RG_MAX_ARITY) {
+        rg__fail(g, RG_ERR_ARG, "%s: takes %d inputs, given %d", def->name, def->arity, n);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!in[i])
+            return NULL;
+        if (in[i]->g != g) {
+            rg__fail(g, RG_ERR_GRAPH, "%s: input %d belongs to another graph", def->name, i);
+            return NULL;
+        }
+    }
+    if (!(g->dtype == RG_F32 ? def->forward_f32 : def->forward_f64)) {
+        rg__fail(g, RG_ERR_DTYPE, "%s: no %s kernel", def->name,
+                 g->dtype == RG_F32 ? "f32" : "f64");
+        return NULL;
+    }
+    rg_node proto;
+    memset(&proto, 0, sizeof proto);
+    proto.g = g;
+    proto.op = (int16_t)op;
+    proto.kind = RG_KIND_OP;
+    proto.arity = (uint8_t)n;
+    for (int i = 0; i < n; i++)
+        proto.in[i] = in[i];
+    if (attr)
+        proto.attr = *attr;
+    proto.size = -1;
+    if (ndim >= 0 && rg_node_set_shape(&proto, ndim, shape) != RG_OK)
+        return NULL;
+    rg_status st = def->shape ? def->shape(&proto) : RG_ERR_ARG;
+    if (st != RG_OK || proto.size < 0) {
+        if (g->status == RG_OK)
+            rg__fail(g, st != RG_OK ? st : RG_ERR_SHAPE, "%s: shape rule set no shape",
+                     def->name);
+        return NULL;
+    }
+    return commit(g, &proto);
+}
+
+/* Leaves are created here so the arena stays private to this file. */
+rg_node *rg__make_leaf(rg_graph *g, int op, rg_kind kind, const char *name, int ndim,
+                       const int64_t *shape, const void *data)
+{
+    if (!g)
+        return NULL;
+    const char *what = g->ops[op].name;
+    if (!valid_shape(g, what, ndim, shape))
+        return NULL;
+    rg_node proto;
+    memset(&proto, 0, sizeof proto);
+    proto.g = g;
+    proto.op = (int16_t)op;
+    proto.kind = (uint8_t)kind;
+    proto.ndim = (uint8_t)ndim;
+    for (int i = 0; i < ndim; i++)
+        proto.shape[i] = shape[i];
+    proto.size = rg__numel(ndim, shape);
+    size_t bytes = (size_t)proto.size * g->elem;
+    proto.own = rg__malloc(g, bytes);
+    if (!proto.own) {
+        rg__fail(g, RG_ERR_NOMEM, "%s: out of memory for %zu bytes", what, bytes);
+        return NULL;
+    }
+    if (data)
+        memcpy(proto.own, data, bytes);
+    else
+        memset(proto.own, 0, bytes);
+    proto.data = proto.own;
+    rg_node *node = commit(g, &proto);
+    if (!node) {
+        rg__free(g, proto.own);
+        return NULL;
+    }
+    if (name && rg_node_set_name(node, name) != RG_OK)
+        return NULL; /* the buffer stays owned by the node and is freed with the graph */
+    return node;
+}
+
+/* ---- node properties ---- */
+
+rg_graph *rg_node_graph(const rg_node *n)
+{
+    return n ? n->g : NULL;
+}
+
+size_t rg_node_id(const rg_node *n)
+{
+    return n ? n->id : 0;
+}
+
+rg_kind rg_node_kind(const rg_node *n)
+{
+    return (rg_kind)n->kind;
+}
+
+int rg_node_op(const rg_node *n)
+{
+    return n ? n->op : -1;
+}
+
+const char *rg_node_op_name(const rg_node *n)
+{
+    return n ? n->g->ops[n->op].name : NULL;
+}
+
+const rg_op_def *rg__def(const rg_node *n)
+{
+    return &n->g->ops[n->op];
+}
+
+void *rg_node_op_data(const rg_node *node)
+{
+    return node ? node->g->ops[node->op].data : NULL;
+}
+
+const char *rg_node_name(const rg_node *n)
+{
+    return n ? n->name : NULL;
+}
+
+rg_status rg_node_set_name(rg_node *n, const char *name)
+{
+    if (!n)
+        return RG_ERR_ARG;
+    if (!name) {
+        n->name = NULL;
+        return RG_OK;
+    }
+    size_t len = strlen(name);
+    char *copy = arena_alloc(n->g, len + 1);
+    if (!copy)
+        return rg__fail(n->g, RG_ERR_NOMEM, "set_name: out of memory");
+    memcpy(copy, name, len + 1);
+    n->name = copy;
+    return RG_OK;
+}
+
+int rg_node_ndim(const rg_node *n)
+{
+    return n ? n->ndim : -1;
+}
+
+const int64_t *rg_node_shape(const rg_node *n)
+{
+    return n ? n->shape : NULL;
+}
+
+int64_t rg_node_size(const rg_node *n)
+{
+    return n ? n->size : -1;
+}
+
+int rg_node_arity(const rg_node *n)
+{
+    return n ? n->arity : 0;
+}
+
+rg_node *rg_node_input(const rg_node *n, int i)
+{
+    return n && i >= 0 && i < n->arity ? n->in[i] : NULL;
+}
+
+void *rg_node_data(const rg_node *n)
+{
+    return n ? n->data : NULL;
+}
+
+double rg_node_get(const rg_node *n, int64_t i)
+{
+    if (!n || !n->data || i < 0 || i >= n->size)
+        return NAN;
+    if (n->g->dtype == RG_F32)
+        return ((const float *)n->data)[i];
+    return ((const double *)n->data)[i];
+}
+
+double rg_node_item(const rg_node *n)
+{
+    return rg_node_get(n, 0);
+}
+
+rg_status rg_node_read_f64(const rg_node *n, double *out)
+{
+    if (!n || !out)
+        return RG_ERR_ARG;
+    if (!n->data)
+        return rg__fail(n->g, RG_ERR_NOT_EVALUATED, "read: node %u (%s) has no value", n->id,
+                        rg_node_op_name(n));
+    for (int64_t i = 0; i < n->size; i++)
+        out[i] = rg_node_get(n, i);
+    return RG_OK;
+}
+
+rg_node *rg_node_grad(const rg_node *x)
+{
+    return x ? x->grad : NULL;
+}
+
+rg_node *rg_node_grad_of(const rg_node *gn)
+{
+    return gn ? gn->grad_of : NULL;
+}
+
+int rg_node_sweep_step(const rg_node *n)
+{
+    return n ? n->step : 0;
+}
+
+bool rg_node_is_grad(const rg_node *n)
+{
+    return n && n->is_grad;
+}

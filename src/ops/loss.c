@@ -1,0 +1,240 @@
+/* Softmax, log-softmax and the fused cross-entropy loss; mse as a composite.
+ *
+ * Numerics: softmax(x) = softmax(x - c) for any c, and the kernels take c = max(x) along
+ * the axis. Then every exponent is <= 0, so no exp() overflows (e^89 is already inf in f32,
+ * e^710 in f64: logits of 1e30 would give inf/inf = NaN), and the largest term is e^0 = 1, so
+ * the sum is >= 1 and its log never underflows to -inf (all-negative logits like -1e30 would
+ * otherwise give 0/0). Log-softmax is computed as (x - c) - log(sum e^(x - c)), never as
+ * log(softmax), for the same reasons and so that tiny probabilities keep their exact log. */
+#include "internal.h"
+
+#include <math.h>
+
+/* The libm function of x's type: expf for float, exp for double. */
+#define MATH(fn, x) _Generic((x), float: fn##f, default: fn)(x)
+
+static rg_status vjp_done(const rg_node *n, const bool *need, rg_node *const *gin)
+{
+    for (int i = 0; i < n->arity; i++) {
+        if (need[i] && !gin[i]) {
+            rg_status st = rg_graph_status(n->g);
+            return st != RG_OK ? st : RG_ERR_NOMEM;
+        }
+    }
+    return RG_OK;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * softmax / log_softmax over attr.axis; y has x's shape.
+ * softmax:     y = e^(x - m) / sum e^(x - m);   gx = y (g - sum(g y, axis, keepdims))
+ * log_softmax: y = (x - m) - log sum e^(x - m); gx = g - e^y sum(g, axis, keepdims)
+ * ------------------------------------------------------------------------------------- */
+
+static rg_status shape_softmax(rg_node *n)
+{
+    const rg_node *x = n->in[0];
+    const int axis = n->attr.axis;
+    if (axis < 0 || axis >= x->ndim) {
+        char sx[160];
+        return rg_node_fail(n, RG_ERR_SHAPE, "%s: axis %d out of range for %s",
+                            rg__def(n)->name, axis,
+                            rg_shape_str(x->ndim, x->shape, sx, sizeof sx));
+    }
+    return rg_node_set_shape(n, x->ndim, x->shape);
+}
+
+/* x as [outer, red, inner] around the axis: each (outer, inner) pair is one line of red
+ * elements, `inner` apart. */
+static void lines(const rg_node *n, int64_t *outer, int64_t *red, int64_t *inner)
+{
+    const rg_node *x = n->in[0];
+    const int a = n->attr.axis;
+    *outer = 1;
+    *inner = 1;
+    for (int i = 0; i < a; i++)
+        *outer *= x->shape[i];
+    for (int i = a + 1; i < x->ndim; i++)
+        *inner *= x->shape[i];
+    *red = x->shape[a];
+}
+
+/* One kernel per dtype and flavour (is_log = 0: softmax, 1: log_softmax). Sums run in double:
+ * the terms are in (0, 1] and there may be many. */
+#define SOFTMAX_FWD(T, sfx, name, is_log)                                                  \
+    static rg_status fwd_##name##_##sfx(rg_node *n)                                        \
+    {                                                                                      \
+        int64_t outer, red, inner;                                                         \
+        lines(n, &outer, &red, &inner);                                                    \
+        const T *x = n->in[0]->data;                                                       \
+        T *y = n->data;                                                                    \
+        for (int64_t o = 0; o < outer; o++) {                                              \
+            for (int64_t i = 0; i < inner; i++) {                                          \
+                const T *xl = x + o * red * inner + i;                                     \
+                T *yl = y + o * red * inner + i;                                           \
+                T m = (T)-INFINITY;                                                        \
+                for (int64_t r = 0; r < red; r++)                                          \
+                    if (xl[r * inner] > m)                                                 \
+                        m = xl[r * inner];                                                 \
+                double s = 0;                                                              \
+                for (int64_t r = 0; r < red; r++) {                                        \
+                    const T e = MATH(exp, (T)(xl[r * inner] - m));                         \
+                    if (!(is_log))                                                         \
+                        yl[r * inner] = e;                                                 \
+                    s += e;                                                                \
+                }                                                                          \
+                if (is_log) {                                                              \
+                    const T ls = (T)MATH(log, s);                                          \
+                    for (int64_t r = 0; r < red; r++)                                      \
+                        yl[r * inner] = (T)(xl[r * inner] - m) - ls;                       \
+                } else {                                                                   \
+                    const T inv = (T)(1.0 / s);                                            \
+                    for (int64_t r = 0; r < red; r++)                                      \
+                        yl[r * inner] *= inv;                                              \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+        return RG_OK;                                                                      \
+    }
+SOFTMAX_FWD(float, f32, softmax, 0)
+SOFTMAX_FWD(double, f64, softmax, 0)
+SOFTMAX_FWD(float, f32, log_softmax, 1)
+SOFTMAX_FWD(double, f64, log_softmax, 1)
+
+static rg_status vjp_softmax(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
+{
+    rg_node *dot = rg_sum(rg_mul(gy, n), n->attr.axis, true);
+    gin[0] = rg_mul(n, rg_sub(gy, dot));
+    return vjp_done(n, need, gin);
+}
+
+static rg_status vjp_log_softmax(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
+{
+    gin[0] = rg_sub(gy, rg_mul(rg_exp(n), rg_sum(gy, n->attr.axis, true)));
+    return vjp_done(n, need, gin);
+}
+
+const rg_op_def rg__op_softmax = {
+    .name = "softmax",
+    .arity = 1,
+    .shape = shape_softmax,
+    .forward_f32 = fwd_softmax_f32,
+    .forward_f64 = fwd_softmax_f64,
+    .vjp = vjp_softmax,
+};
+
+const rg_op_def rg__op_log_softmax = {
+    .name = "log_softmax",
+    .arity = 1,
+    .shape = shape_softmax,
+    .forward_f32 = fwd_log_softmax_f32,
+    .forward_f64 = fwd_log_softmax_f64,
+    .vjp = vjp_log_softmax,
+};
+
+static rg_node *softmax_op(rg_node *x, int op, int axis)
+{
+    if (!x)
+        return NULL;
+    /* an invalid axis is kept as given for the shape rule's message */
+    const int a = axis == RG_AXIS_ALL ? -1 : rg__axis(axis, x->ndim);
+    struct rg__attr attr = {.axis = a >= 0 ? a : axis};
+    rg_node *in[1] = {x};
+    return rg__make(x->g, op, 1, in, &attr);
+}
+
+rg_node *rg_softmax(rg_node *x, int axis)
+{
+    return softmax_op(x, RG_OP_SOFTMAX, axis);
+}
+
+rg_node *rg_log_softmax(rg_node *x, int axis)
+{
+    return softmax_op(x, RG_OP_LOG_SOFTMAX, axis);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * cross_entropy: logits x [N,C], labels l [N] (class indices as values); scalar
+ * y = (1/N) sum_i (logsumexp(x_i) - x_i[l_i]), with logsumexp(x_i) = m_i + log sum_c
+ * e^(x_ic - m_i), m_i = max_c x_ic (stable, see the top of the file).
+ * gx = gy (softmax(x, 1) - one_hot(l, C)) / N; the labels get a zero gradient.
+ * ------------------------------------------------------------------------------------- */
+
+static rg_status shape_cross_entropy(rg_node *n)
+{
+    const rg_node *x = n->in[0], *l = n->in[1];
+    char sx[160], sl[160];
+    rg_shape_str(x->ndim, x->shape, sx, sizeof sx);
+    rg_shape_str(l->ndim, l->shape, sl, sizeof sl);
+    if (x->ndim != 2)
+        return rg_node_fail(n, RG_ERR_SHAPE, "cross_entropy: logits must be [N,C], not %s", sx);
+    if (x->shape[1] < 1)
+        return rg_node_fail(n, RG_ERR_SHAPE, "cross_entropy: logits %s have no classes", sx);
+    if (l->ndim != 1 || l->shape[0] != x->shape[0])
+        return rg_node_fail(n, RG_ERR_SHAPE, "cross_entropy: labels %s do not match logits %s "
+                            "(expected [%lld])", sl, sx, (long long)x->shape[0]);
+    return rg_node_set_shape(n, 0, NULL);
+}
+
+/* The per-row terms are summed in double (a batch mean of many rows). */
+#define CROSS_ENTROPY_FWD(T, sfx)                                                          \
+    static rg_status fwd_cross_entropy_##sfx(rg_node *n)                                   \
+    {                                                                                      \
+        const rg_node *xn = n->in[0];                                                      \
+        const int64_t rows = xn->shape[0], classes = xn->shape[1];                         \
+        const T *x = xn->data, *labels = n->in[1]->data;                                   \
+        double total = 0;                                                                  \
+        for (int64_t i = 0; i < rows; i++) {                                               \
+            const T *xi = x + i * classes;                                                 \
+            const T l = labels[i];                                                         \
+            if (!(l >= 0 && l < (T)classes && (T)(int64_t)l == l))                         \
+                return rg_node_fail(n, RG_ERR_DOMAIN, "cross_entropy: label %g in row %lld " \
+                                    "is not a class index in [0, %lld)", (double)l,        \
+                                    (long long)i, (long long)classes);                     \
+            T m = xi[0];                                                                   \
+            for (int64_t c = 1; c < classes; c++)                                          \
+                if (xi[c] > m)                                                             \
+                    m = xi[c];                                                             \
+            double s = 0;                                                                  \
+            for (int64_t c = 0; c < classes; c++)                                          \
+                s += MATH(exp, (T)(xi[c] - m));                                            \
+            /* (m - x_l) >= 0 and log s in [0, log C]: no cancellation between huge terms */ \
+            total += ((double)m - (double)xi[(int64_t)l]) + log(s);                        \
+        }                                                                                  \
+        *(T *)n->data = (T)(total / (double)rows);                                         \
+        return RG_OK;                                                                      \
+    }
+CROSS_ENTROPY_FWD(float, f32)
+CROSS_ENTROPY_FWD(double, f64)
+
+static rg_status vjp_cross_entropy(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
+{
+    rg_node *x = n->in[0], *labels = n->in[1];
+    if (need[0]) {
+        rg_node *diff = rg_sub(rg_softmax(x, 1), rg_one_hot(labels, x->shape[1]));
+        gin[0] = rg_mul(diff, rg_div(gy, rg_scalar(n->g, (double)x->shape[0])));
+    }
+    if (need[1])
+        gin[1] = rg__zeros_like(labels);
+    return vjp_done(n, need, gin);
+}
+
+const rg_op_def rg__op_cross_entropy = {
+    .name = "cross_entropy",
+    .arity = 2,
+    .shape = shape_cross_entropy,
+    .forward_f32 = fwd_cross_entropy_f32,
+    .forward_f64 = fwd_cross_entropy_f64,
+    .vjp = vjp_cross_entropy,
+};
+
+rg_node *rg_cross_entropy(rg_node *logits, rg_node *labels)
+{
+    rg_node *in[2] = {logits, labels};
+    return rg__make(rg__graph_of(2, in), RG_OP_CROSS_ENTROPY, 2, in, NULL);
+}
+
+/* mse: mean((a - b)^2) over every element, a composite of sub, square and mean. */
+rg_node *rg_mse(rg_node *a, rg_node *b)
+{
+    return rg_mean(rg_square(rg_sub(a, b)), RG_AXIS_ALL, false);
+}

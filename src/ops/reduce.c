@@ -1,0 +1,312 @@
+/* Reductions over one axis (attr.axis, normalised to >= 0) or over every axis
+ * (RG_AXIS_ALL): sum, mean, max; attr.keepdims keeps reduced axes as size 1.
+ *
+ * Every kernel sees x as [outer, red, inner]: outer the product of the axes before the
+ * reduced one, red the reduced length, inner the product of the axes after it (for
+ * RG_AXIS_ALL: [1, size, 1]). The VJPs view the gradient at the keepdims shape so that it
+ * broadcasts back over the reduced axis. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static rg_status vjp_done(const rg_node *n, const bool *need, rg_node *const *gin)
+{
+    for (int i = 0; i < n->arity; i++) {
+        if (need[i] && !gin[i]) {
+            rg_status st = rg_graph_status(n->g);
+            return st != RG_OK ? st : RG_ERR_NOMEM;
+        }
+    }
+    return RG_OK;
+}
+
+struct red_dims {
+    int64_t outer, red, inner;
+};
+
+static struct red_dims red_dims(const rg_node *n)
+{
+    const rg_node *x = n->in[0];
+    struct red_dims d = {1, x->size, 1};
+    if (n->attr.axis != RG_AXIS_ALL) {
+        const int a = n->attr.axis;
+        d.red = x->shape[a];
+        d.outer = 1;
+        for (int i = 0; i < a; i++)
+            d.outer *= x->shape[i];
+        for (int i = a + 1; i < x->ndim; i++)
+            d.inner *= x->shape[i];
+    }
+    return d;
+}
+
+/* x's shape with the reduced axes kept as size 1; returns its ndim. */
+static int keep_shape(const rg_node *n, int64_t *shape)
+{
+    const rg_node *x = n->in[0];
+    for (int i = 0; i < x->ndim; i++)
+        shape[i] = n->attr.axis == RG_AXIS_ALL || i == n->attr.axis ? 1 : x->shape[i];
+    return x->ndim;
+}
+
+static rg_status shape_reduce(rg_node *n)
+{
+    const rg_node *x = n->in[0];
+    const int axis = n->attr.axis;
+    if (axis != RG_AXIS_ALL && (axis < 0 || axis >= x->ndim)) {
+        char sx[160];
+        return rg_node_fail(n, RG_ERR_SHAPE, "%s: axis %d out of range for %s",
+                            rg__def(n)->name, axis, rg_shape_str(x->ndim, x->shape, sx,
+                                                                 sizeof sx));
+    }
+    int64_t shape[RG_MAX_DIMS];
+    if (n->attr.keepdims)
+        return rg_node_set_shape(n, keep_shape(n, shape), shape);
+    if (axis == RG_AXIS_ALL)
+        return rg_node_set_shape(n, 0, NULL);
+    int nd = 0;
+    for (int i = 0; i < x->ndim; i++)
+        if (i != axis)
+            shape[nd++] = x->shape[i];
+    return rg_node_set_shape(n, nd, shape);
+}
+
+static rg_node *reduce(rg_node *x, int op, int axis, bool keepdims)
+{
+    if (!x)
+        return NULL;
+    struct rg__attr attr = {.keepdims = keepdims};
+    if (axis == RG_AXIS_ALL) {
+        attr.axis = RG_AXIS_ALL;
+    } else {
+        /* an invalid axis is kept as given for the shape rule's message */
+        const int a = rg__axis(axis, x->ndim);
+        attr.axis = a >= 0 ? a : axis;
+    }
+    rg_node *in[1] = {x};
+    return rg__make(x->g, op, 1, in, &attr);
+}
+
+/* gy viewed at the keepdims shape and repeated over the reduced axes: x's shape. */
+static rg_node *spread(const rg_node *n, rg_node *gy)
+{
+    int64_t shape[RG_MAX_DIMS];
+    const int nd = keep_shape(n, shape);
+    const rg_node *x = n->in[0];
+    return rg_broadcast_to(rg_reshape(gy, nd, shape), x->ndim, x->shape);
+}
+
+/* Sum of a contiguous run in double. Eight partial sums break the chain of dependent
+ * additions (a long reduction runs at the adder's throughput, not its latency) and add the
+ * elements in eight interleaved groups, which also reduces rounding error growth. */
+#define SUM_RUN(T, sfx)                                                                    \
+    static double sum_run_##sfx(const T *x, int64_t count)                                 \
+    {                                                                                      \
+        double s[8] = {0};                                                                 \
+        int64_t i = 0;                                                                     \
+        for (; i + 8 <= count; i += 8)                                                     \
+            for (int k = 0; k < 8; k++)                                                    \
+                s[k] += x[i + k];                                                          \
+        for (; i < count; i++)                                                             \
+            s[0] += x[i];                                                                  \
+        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));          \
+    }
+SUM_RUN(float, f32)
+SUM_RUN(double, f64)
+
+/* y[o, i] = scale sum_r x[o, r, i]. With inner > 1 whole rows of x are added into the row
+ * of y, contiguous loops in both. */
+#define SUM_KERNEL(T, sfx)                                                                 \
+    static void sum_scaled_##sfx(rg_node *n, double scale)                                 \
+    {                                                                                      \
+        const struct red_dims d = red_dims(n);                                             \
+        const T *x = n->in[0]->data;                                                       \
+        T *y = n->data;                                                                    \
+        if (d.inner == 1) {                                                                \
+            for (int64_t o = 0; o < d.outer; o++)                                          \
+                y[o] = (T)(sum_run_##sfx(x + o * d.red, d.red) * scale);                   \
+            return;                                                                        \
+        }                                                                                  \
+        for (int64_t o = 0; o < d.outer; o++) {                                            \
+            T *yo = y + o * d.inner;                                                       \
+            for (int64_t i = 0; i < d.inner; i++)                                          \
+                yo[i] = 0;                                                                 \
+            for (int64_t r = 0; r < d.red; r++) {                                          \
+                const T *xr = x + (o * d.red + r) * d.inner;                               \
+                for (int64_t i = 0; i < d.inner; i++)                                      \
+                    yo[i] += xr[i];                                                        \
+            }                                                                              \
+            if (scale != 1.0)                                                              \
+                for (int64_t i = 0; i < d.inner; i++)                                      \
+                    yo[i] = (T)(yo[i] * scale);                                            \
+        }                                                                                  \
+    }
+SUM_KERNEL(float, f32)
+SUM_KERNEL(double, f64)
+
+/* ---------------------------------------------------------------------------------------
+ * sum: y = sum_r x[.., r, ..]; gx = broadcast_to(reshape(gy, keepdims shape), x.shape).
+ * ------------------------------------------------------------------------------------- */
+
+static rg_status fwd_sum_f32(rg_node *n)
+{
+    sum_scaled_f32(n, 1.0);
+    return RG_OK;
+}
+
+static rg_status fwd_sum_f64(rg_node *n)
+{
+    sum_scaled_f64(n, 1.0);
+    return RG_OK;
+}
+
+static rg_status vjp_sum(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
+{
+    gin[0] = spread(n, gy);
+    return vjp_done(n, need, gin);
+}
+
+const rg_op_def rg__op_sum = {
+    .name = "sum",
+    .arity = 1,
+    .shape = shape_reduce,
+    .forward_f32 = fwd_sum_f32,
+    .forward_f64 = fwd_sum_f64,
+    .vjp = vjp_sum,
+};
+
+rg_node *rg_sum(rg_node *x, int axis, bool keepdims)
+{
+    return reduce(x, RG_OP_SUM, axis, keepdims);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * mean: y = sum / count (count = reduced length; the mean of nothing is NaN);
+ * gx = broadcast_to(reshape(gy, keepdims shape), x.shape) / count.
+ * ------------------------------------------------------------------------------------- */
+
+static rg_status fwd_mean_f32(rg_node *n)
+{
+    sum_scaled_f32(n, 1.0 / (double)red_dims(n).red);
+    return RG_OK;
+}
+
+static rg_status fwd_mean_f64(rg_node *n)
+{
+    sum_scaled_f64(n, 1.0 / (double)red_dims(n).red);
+    return RG_OK;
+}
+
+static rg_status vjp_mean(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
+{
+    const double count = (double)red_dims(n).red;
+    gin[0] = rg_div(spread(n, gy), rg_scalar(n->g, count));
+    return vjp_done(n, need, gin);
+}
+
+const rg_op_def rg__op_mean = {
+    .name = "mean",
+    .arity = 1,
+    .shape = shape_reduce,
+    .forward_f32 = fwd_mean_f32,
+    .forward_f64 = fwd_mean_f64,
+    .vjp = vjp_mean,
+};
+
+rg_node *rg_mean(rg_node *x, int axis, bool keepdims)
+{
+    return reduce(x, RG_OP_MEAN, axis, keepdims);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * max: y = max_r x[.., r, ..] (-inf over nothing; NaN if any element is NaN).
+ * gx = gy * m / sum_r m with the mask m = 2 H(x - y) (1 where x equals the max, 0 below):
+ * entries tied for the maximum share the gradient equally, the mean of the one-sided
+ * derivatives. Not differentiable where two entries tie: the kink distance is the smallest
+ * gap between the top value and the runner-up.
+ * ------------------------------------------------------------------------------------- */
+
+/* v replaces the running max m when larger, or when NaN (a NaN max then stays). */
+#define MAX_TAKES(v, m) ((v) > (m) || (v) != (v))
+
+#define MAX_FWD(T, sfx)                                                                    \
+    static rg_status fwd_max_##sfx(rg_node *n)                                             \
+    {                                                                                      \
+        const struct red_dims d = red_dims(n);                                             \
+        const T *x = n->in[0]->data;                                                       \
+        T *y = n->data;                                                                    \
+        for (int64_t o = 0; o < d.outer; o++) {                                            \
+            T *yo = y + o * d.inner;                                                       \
+            for (int64_t i = 0; i < d.inner; i++)                                          \
+                yo[i] = (T)-INFINITY;                                                      \
+            for (int64_t r = 0; r < d.red; r++) {                                          \
+                const T *xr = x + (o * d.red + r) * d.inner;                               \
+                for (int64_t i = 0; i < d.inner; i++)                                      \
+                    if (MAX_TAKES(xr[i], yo[i]))                                           \
+                        yo[i] = xr[i];                                                     \
+            }                                                                              \
+        }                                                                                  \
+        return RG_OK;                                                                      \
+    }                                                                                      \
+                                                                                           \
+    static double kink_max_##sfx(const rg_node *n)                                         \
+    {                                                                                      \
+        const struct red_dims d = red_dims(n);                                             \
+        const T *x = n->in[0]->data;                                                       \
+        double best = INFINITY;                                                            \
+        for (int64_t o = 0; o < d.outer; o++) {                                            \
+            for (int64_t i = 0; i < d.inner; i++) {                                        \
+                double top = -INFINITY, second = -INFINITY;                                \
+                for (int64_t r = 0; r < d.red; r++) {                                      \
+                    const double v = x[(o * d.red + r) * d.inner + i];                     \
+                    if (v > top) {                                                         \
+                        second = top;                                                      \
+                        top = v;                                                           \
+                    } else if (v > second) {                                               \
+                        second = v;                                                        \
+                    }                                                                      \
+                }                                                                          \
+                if (d.red > 1 && top - second < best)                                      \
+                    best = top - second;                                                   \
+            }                                                                              \
+        }                                                                                  \
+        return best;                                                                       \
+    }
+MAX_FWD(float, f32)
+MAX_FWD(double, f64)
+
+static double kink_max(const rg_node *n)
+{
+    if (!n->in[0]->data)
+        return INFINITY;
+    return n->g->dtype == RG_F32 ? kink_max_f32(n) : kink_max_f64(n);
+}
+
+static rg_status vjp_max(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
+{
+    rg_node *x = n->in[0];
+    int64_t shape[RG_MAX_DIMS];
+    const int nd = keep_shape(n, shape);
+    /* y and gy at the keepdims shape broadcast against x in the elementwise ops */
+    rg_node *yk = rg_reshape(n, nd, shape), *gk = rg_reshape(gy, nd, shape);
+    rg_node *mask = rg_mul(rg_scalar(n->g, 2.0), rg_heaviside(rg_sub(x, yk)));
+    rg_node *ties = rg_sum(mask, n->attr.axis, true);
+    gin[0] = rg_mul(mask, rg_div(gk, ties));
+    return vjp_done(n, need, gin);
+}
+
+const rg_op_def rg__op_max = {
+    .name = "max",
+    .arity = 1,
+    .shape = shape_reduce,
+    .forward_f32 = fwd_max_f32,
+    .forward_f64 = fwd_max_f64,
+    .vjp = vjp_max,
+    .kink = kink_max,
+};
+
+rg_node *rg_max(rg_node *x, int axis, bool keepdims)
+{
+    return reduce(x, RG_OP_MAX, axis, keepdims);
+}

@@ -363,7 +363,7 @@ rg_gradcheck_opts rg_gradcheck_defaults(void);
 
 typedef struct rg_gradcheck_report {
     bool passed;         /* every checked element within tolerance */
-    bool nonsmooth;      /* an op was evaluated within eps of a kink: a mismatch there is
+    bool nonsmooth;      /* an op was evaluated within 10 eps of a kink: a mismatch there is
                             expected and is not counted as a failure */
     int64_t checked;     /* elements compared */
     double max_abs_err;
@@ -394,4 +394,8 @@ char *rg_gradcheck_format(const rg_gradcheck_report *r, char *buf, size_t len);
 #ifdef __cplusplus
 }
 #endif
+
+#include "retrograd/nn.h"
+#include "retrograd/optim.h"
+
 #endif /* RETROGRAD_H */

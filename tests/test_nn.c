@@ -12,10 +12,15 @@
 
 /* ---- random numbers ------------------------------------------------------------------- */
 
-/* Reference values from a separate Python implementation of splitmix64 and xoshiro256**
- * (integers masked to 64 bits) and of the polar method with math.log:
- *   python3 tools-free snippet: seed(s) = 4 x splitmix64; next() = rotl(s1*5,7)*9 ...
- * printed with hex() and repr(). */
+/* Reference values from an independent Python transcription of the published algorithms
+ * (M = 2^64 - 1; math.log for the polar method), printed with hex() and repr():
+ *   def sm(x): x = (x + 0x9E3779B97F4A7C15) & M; z = x
+ *       z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+ *       z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M; return x, z ^ (z >> 31)
+ *   seed: s = four successive sm() outputs
+ *   next: r = rotl(s1 * 5, 7) * 9; t = s1 << 17; s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+ *         s2 ^= t; s3 = rotl(s3, 45)
+ *   uniform = (next >> 11) * 2^-53; normal: polar method on 2u - 1 pairs, u first. */
 START_TEST(test_rng_reference)
 {
     static const struct {

@@ -631,6 +631,71 @@ START_TEST(test_bad_nodes)
 }
 END_TEST
 
+/* ---- allocation failures ---------------------------------------------------------------- */
+
+struct failing {
+    int64_t left; /* allocations that still succeed */
+};
+
+static void *f_malloc(void *ctx, size_t size)
+{
+    struct failing *f = ctx;
+    return f->left-- > 0 ? malloc(size) : NULL;
+}
+
+static void *f_realloc(void *ctx, void *p, size_t size)
+{
+    struct failing *f = ctx;
+    return f->left-- > 0 ? realloc(p, size) : NULL;
+}
+
+static void f_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+/* Every allocation of building a model and an optimiser and of the first step fails in turn:
+ * each call reports the failure (NULL or a status) and nothing leaks (the sanitizer build
+ * checks that) or crashes. */
+START_TEST(test_alloc_failures)
+{
+    bool done = false;
+    for (int64_t budget = 1; !done; budget++) {
+        ck_assert_int_lt(budget, 100000);
+        struct failing f = {budget};
+        rg_allocator a = {f_malloc, f_realloc, f_free, &f};
+        rg_graph *g = rg_graph_new_with_allocator(RG_F32, &a);
+        if (!g)
+            continue;
+        static const int64_t hidden[] = {4};
+        rg_mlp_opts o = rg_mlp_defaults();
+        o.inputs = 2;
+        o.hidden = hidden;
+        o.nhidden = 1;
+        o.outputs = 2;
+        o.batch = 3;
+        rg_mlp *m = rg_mlp_new(g, &o);
+        rg_optim *opt = NULL;
+        if (!m) {
+            ck_assert_int_ne(rg_graph_status(g), RG_OK);
+        } else {
+            rg_optim_opts oo = rg_optim_defaults(RG_OPTIM_ADAM);
+            int np;
+            rg_node *const *p = rg_mlp_params(m, &np);
+            opt = rg_optim_new(&oo, np, p, rg_mlp_grads(m, NULL), rg_mlp_is_weight(m));
+            if (!opt)
+                ck_assert_int_eq(rg_graph_status(g), RG_ERR_NOMEM);
+            else if (rg_mlp_backward(m) == RG_OK)
+                done = rg_optim_step(opt) == RG_OK;
+        }
+        rg_optim_free(opt);
+        rg_mlp_free(m);
+        rg_graph_free(g);
+    }
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------------------------ */
 
 static Suite *optim_suite(void)
@@ -652,6 +717,7 @@ static Suite *optim_suite(void)
         {"state_names", test_state_names, 0},
         {"bad_options", test_bad_options, 0},
         {"bad_nodes", test_bad_nodes, 0},
+        {"alloc_failures", test_alloc_failures, 0},
     };
     for (int i = 0; i < N_OF(cases); i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -37,8 +37,10 @@ static void naive_gemm(bool ta, bool tb, int m, int n, int k, double alpha, cons
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             double s = 0;
-            for (int p = 0; p < k; p++)
-                s += (ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+            for (int p = 0; p < k; p++) {
+                const double x = ta ? a[p * lda + i] : a[i * lda + p];
+                s += x * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+            }
             c[i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c0[i * ldc + j]);
         }
 }

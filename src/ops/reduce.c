@@ -8,7 +8,6 @@
 #include "internal.h"
 
 #include <math.h>
-#include <string.h>
 
 static rg_status vjp_done(const rg_node *n, const bool *need, rg_node *const *gin)
 {
@@ -88,32 +87,59 @@ static rg_node *reduce(rg_node *x, int op, int axis, bool keepdims)
     return rg__make(x->g, op, 1, in, &attr);
 }
 
-/* gy viewed at the keepdims shape and repeated over the reduced axes: x's shape. */
-static rg_node *spread(const rg_node *n, rg_node *gy)
+/* A value of the reduction's output shape (y or gy) viewed so that it broadcasts against x:
+ * at the keepdims shape, or as it is when the reduced axes are leading ones (every axis, or
+ * axis 0), which broadcasting restores by itself without a reshape node. */
+static rg_node *keep_view(const rg_node *n, rg_node *v)
 {
+    if (!n->attr.keepdims && (n->attr.axis == RG_AXIS_ALL || n->attr.axis == 0))
+        return v;
     int64_t shape[RG_MAX_DIMS];
     const int nd = keep_shape(n, shape);
+    return rg_reshape(v, nd, shape);
+}
+
+/* gy repeated over the reduced axes: x's shape. */
+static rg_node *spread(const rg_node *n, rg_node *gy)
+{
     const rg_node *x = n->in[0];
-    return rg_broadcast_to(rg_reshape(gy, nd, shape), x->ndim, x->shape);
+    return rg_broadcast_to(keep_view(n, gy), x->ndim, x->shape);
 }
 
 /* Sum of a contiguous run in double. Eight partial sums break the chain of dependent
- * additions (a long reduction runs at the adder's throughput, not its latency) and add the
- * elements in eight interleaved groups, which also reduces rounding error growth. */
+ * additions (a long reduction runs at the adder's throughput, not its latency; they are
+ * separate variables so that they live in registers) and add the elements in eight
+ * interleaved groups, which also slows the growth of the rounding error. */
 #define SUM_RUN(T, sfx)                                                                    \
     static double sum_run_##sfx(const T *x, int64_t count)                                 \
     {                                                                                      \
-        double s[8] = {0};                                                                 \
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;             \
         int64_t i = 0;                                                                     \
-        for (; i + 8 <= count; i += 8)                                                     \
-            for (int k = 0; k < 8; k++)                                                    \
-                s[k] += x[i + k];                                                          \
+        for (; i + 8 <= count; i += 8) {                                                   \
+            s0 += x[i], s1 += x[i + 1], s2 += x[i + 2], s3 += x[i + 3];                    \
+            s4 += x[i + 4], s5 += x[i + 5], s6 += x[i + 6], s7 += x[i + 7];                \
+        }                                                                                  \
         for (; i < count; i++)                                                             \
-            s[0] += x[i];                                                                  \
-        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));          \
+            s0 += x[i];                                                                    \
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));                          \
     }
 SUM_RUN(float, f32)
 SUM_RUN(double, f64)
+
+/* out[0:n] += in[0:n]. restrict and the fixed-width inner loop let the compiler vectorise
+ * it at -O2 (it does not vectorise a loop that needs a scalar tail there). */
+#define ADD_ROW(T, sfx)                                                                    \
+    static void add_row_##sfx(T *restrict out, const T *restrict in, int64_t n)            \
+    {                                                                                      \
+        int64_t j = 0;                                                                     \
+        for (; j + 8 <= n; j += 8)                                                         \
+            for (int k = 0; k < 8; k++)                                                    \
+                out[j + k] += in[j + k];                                                   \
+        for (; j < n; j++)                                                                 \
+            out[j] += in[j];                                                               \
+    }
+ADD_ROW(float, f32)
+ADD_ROW(double, f64)
 
 /* y[o, i] = scale sum_r x[o, r, i]. With inner > 1 whole rows of x are added into the row
  * of y, contiguous loops in both. */
@@ -132,11 +158,8 @@ SUM_RUN(double, f64)
             T *yo = y + o * d.inner;                                                       \
             for (int64_t i = 0; i < d.inner; i++)                                          \
                 yo[i] = 0;                                                                 \
-            for (int64_t r = 0; r < d.red; r++) {                                          \
-                const T *xr = x + (o * d.red + r) * d.inner;                               \
-                for (int64_t i = 0; i < d.inner; i++)                                      \
-                    yo[i] += xr[i];                                                        \
-            }                                                                              \
+            for (int64_t r = 0; r < d.red; r++)                                            \
+                add_row_##sfx(yo, x + (o * d.red + r) * d.inner, d.inner);                 \
             if (scale != 1.0)                                                              \
                 for (int64_t i = 0; i < d.inner; i++)                                      \
                     yo[i] = (T)(yo[i] * scale);                                            \
@@ -286,10 +309,8 @@ static double kink_max(const rg_node *n)
 static rg_status vjp_max(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     rg_node *x = n->in[0];
-    int64_t shape[RG_MAX_DIMS];
-    const int nd = keep_shape(n, shape);
-    /* y and gy at the keepdims shape broadcast against x in the elementwise ops */
-    rg_node *yk = rg_reshape(n, nd, shape), *gk = rg_reshape(gy, nd, shape);
+    /* y and gy broadcast against x in the elementwise ops */
+    rg_node *yk = keep_view(n, n), *gk = keep_view(n, gy);
     rg_node *mask = rg_mul(rg_scalar(n->g, 2.0), rg_heaviside(rg_sub(x, yk)));
     rg_node *ties = rg_sum(mask, n->attr.axis, true);
     gin[0] = rg_mul(mask, rg_div(gk, ties));

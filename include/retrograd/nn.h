@@ -182,6 +182,7 @@ rg_mlp *rg_mlp_new(rg_graph *g, const rg_mlp_opts *opts);
 /* Releases the model's bookkeeping (its nodes belong to the graph). NULL is a no-op. */
 void rg_mlp_free(rg_mlp *m);
 
+/* The graph the model was built in. */
 rg_graph *rg_mlp_graph(const rg_mlp *m);
 /* The options it was built with (hidden points into the model's own copy). */
 const rg_mlp_opts *rg_mlp_options(const rg_mlp *m);

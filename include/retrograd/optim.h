@@ -52,6 +52,7 @@ typedef struct rg_schedule {
     double min_lr;         /* cosine: the final rate; default 0 */
 } rg_schedule;
 
+/* The defaults given above: a constant rate. */
 rg_schedule rg_schedule_defaults(void);
 /* The rate of step t for base rate `base` (NaN if s is NULL, its kind unknown, or a step
  * size or total is 0). */
@@ -145,6 +146,7 @@ void rg_optim_set_steps(rg_optim *o, uint64_t steps);
 int rg_optim_state_count(const rg_optim *o);
 rg_status rg_optim_state_get(const rg_optim *o, int i, const char **name, void **data,
                              int64_t *count, int *param);
+/* The dtype of the state buffers: the graph's. */
 rg_dtype rg_optim_dtype(const rg_optim *o);
 /* Sets every state buffer to zero and the step count to 0. */
 void rg_optim_reset(rg_optim *o);

@@ -194,6 +194,25 @@ START_TEST(test_command_usage_errors)
     assert_error("unexpected argument '2'");
     RUN("expr", "--at");
     assert_error("--at needs NAME=VALUE");
+    RUN("expr", "--json=yes", "1");
+    assert_error("option '--json' takes no value");
+    RUN_STDIN("1 +", "expr", "-");
+    assert_error("1:4: expected an expression");
+}
+END_TEST
+
+START_TEST(test_program_argument)
+{
+    /* An argument that is not "--" and a lower-case name is the program, wherever it is. */
+    ck_assert_int_eq(RUN("expr", "-x^2", "--at", "x=3"), 0);
+    ck_assert_str_eq(run_out, "value: -9\nd/dx: -6\n");
+    ck_assert_int_eq(RUN("expr", "--3"), 0);
+    ck_assert_str_eq(run_out, "value: 3\n");
+    /* After "--" everything is the program. */
+    ck_assert_int_eq(RUN("expr", "--at", "x=3", "--", "x"), 0);
+    ck_assert_str_eq(run_out, "value: 3\nd/dx: 1\n");
+    RUN("expr", "--", "--json");
+    assert_error("1:3: no value for 'json'"); /* --json read as -(-json) */
 }
 END_TEST
 
@@ -595,6 +614,7 @@ static Suite *expr_suite(void)
     TCase *tc = tcase_create("command");
     tcase_add_test(tc, test_command_help_version);
     tcase_add_test(tc, test_command_usage_errors);
+    tcase_add_test(tc, test_program_argument);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("values");

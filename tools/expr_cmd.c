@@ -27,7 +27,8 @@ void expr_usage(FILE *f)
           "is read from standard input.\n"
           "\n"
           "options:\n"
-          "  --at NAME=VALUE  value of variable NAME: a number or a nested list ('W=[[1,2],[3,4]]')\n"
+          "  --at NAME=VALUE  value of variable NAME: a number or a nested list of numbers\n"
+          "                   ('W=[[1,2],[3,4]]')\n"
           "  --wrt NAMES      comma-separated variables to differentiate with respect to\n"
           "                   (default: every variable given with --at, in that order)\n"
           "  --json           print one JSON object {\"value\": V, \"grad\": {\"x\": G, ...}}\n"
@@ -89,17 +90,17 @@ static int add_var(options *o, const char *arg)
 }
 
 /* The --wrt names are resolved after every --at is known; this only collects the text. */
-static int add_wrt(char ***list, int *n, const char *arg)
+static int add_wrt(const char ***list, int *n, const char *arg)
 {
-    char **l = realloc(*list, (size_t)(*n + 1) * sizeof *l);
+    const char **l = realloc(*list, (size_t)(*n + 1) * sizeof *l);
     if (!l)
         return cli_fail("out of memory");
     *list = l;
-    l[(*n)++] = (char *)arg;
+    l[(*n)++] = arg;
     return CLI_OK;
 }
 
-static int resolve_wrt(options *o, char **lists, int nlists)
+static int resolve_wrt(options *o, const char *const *lists, int nlists)
 {
     if (!o->wrt_given) {
         o->wrt = malloc((size_t)(o->nvars ? o->nvars : 1) * sizeof *o->wrt);
@@ -174,7 +175,7 @@ static bool looks_like_option(const char *a)
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, options *o)
 {
-    char **wrt_lists = NULL;
+    const char **wrt_lists = NULL;
     int nwrt_lists = 0, rc = CLI_OK;
     bool options_done = false;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
@@ -205,6 +206,9 @@ static int parse_args(int argc, char **argv, options *o)
             const char *v = option_value(argc, argv, &i, "--wrt");
             o->wrt_given = true;
             rc = v ? add_wrt(&wrt_lists, &nwrt_lists, v) : cli_fail("--wrt needs NAME[,NAME...]");
+        } else if (is_option(a, "--json") || is_option(a, "--hessian") ||
+                   is_option(a, "--check") || is_option(a, "--help")) {
+            rc = cli_fail("option '%s' takes no value", cli_quote(a, strcspn(a, "="), q));
         } else {
             rc = cli_fail("unknown option '%s' (see 'retrograd expr --help')",
                           cli_quote(a, strcspn(a, "="), q));
@@ -218,17 +222,22 @@ static int parse_args(int argc, char **argv, options *o)
     return rc == CLI_OK ? -1 : rc;
 }
 
+/* Reads standard input into a string; NULL (with the message printed) on a read error, a
+ * program over MAX_STDIN bytes or a NUL byte, which would silently cut the program short. */
 static char *read_stdin(void)
 {
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     while (buf) {
         if (n + 1 == cap) {
-            char *b = cap < MAX_STDIN ? realloc(buf, 2 * cap) : NULL;
-            if (!b) {
+            if (cap >= MAX_STDIN) {
+                cli_fail("the program on standard input is larger than %u bytes", MAX_STDIN);
                 free(buf);
                 return NULL;
             }
+            char *b = realloc(buf, 2 * cap);
+            if (!b)
+                break;
             buf = b;
             cap *= 2;
         }
@@ -237,8 +246,17 @@ static char *read_stdin(void)
         if (got == 0)
             break;
     }
-    if (buf)
-        buf[n] = '\0';
+    if (!buf || ferror(stdin)) {
+        cli_fail("cannot read the program from standard input");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (strlen(buf) != n) {
+        cli_fail("the program on standard input contains a NUL byte");
+        free(buf);
+        return NULL;
+    }
     return buf;
 }
 
@@ -275,7 +293,7 @@ static int read_node(rg_node *n, double **out)
 
 /* Row r of the Hessian is the gradient of element r of the flattened gradient vector: each
  * gradient element is sliced out as a scalar node and differentiated again with rg_grad.
- * hnodes receives (elements of the --wrt variables) * nwrt nodes (row r, variable m at r * nwrt + m). */
+ * Fills hnodes with one node per (row, variable): row r, variable m at r * nwrt + m. */
 static int build_hessian(rg_graph *g, rg_node *const *xs, rg_node *const *grads, int nwrt,
                          rg_node **hnodes)
 {
@@ -496,7 +514,7 @@ int expr_main(int argc, char **argv)
     if (strcmp(src, "-") == 0) {
         stdin_text = read_stdin();
         if (!stdin_text) {
-            rc = cli_fail("cannot read the program from standard input");
+            rc = CLI_BAD_INPUT;
             goto done;
         }
         src = stdin_text;

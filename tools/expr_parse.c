@@ -98,7 +98,10 @@ bool expr_is_function(const char *name, size_t len)
 void expr_print_functions(FILE *f)
 {
     for (size_t i = 0; i < NFUNCTIONS; i++)
-        fprintf(f, "  %-24s%s\n", functions[i].sig, functions[i].doc);
+        if (*functions[i].doc)
+            fprintf(f, "  %-24s%s\n", functions[i].sig, functions[i].doc);
+        else
+            fprintf(f, "  %s\n", functions[i].sig);
 }
 
 typedef struct binding {

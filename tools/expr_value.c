@@ -135,8 +135,9 @@ static bool parse_level(value_parser *vp, int level)
     if (vp->shape[level] < 0)
         vp->shape[level] = count;
     else if (vp->shape[level] != count)
-        return fail(vp, "ragged list: %lld elements where %lld were expected", (long long)count,
-                    (long long)vp->shape[level]);
+        return fail(vp, "ragged list: %lld element%s here but %lld in the first list at this "
+                    "depth",
+                    (long long)count, count == 1 ? "" : "s", (long long)vp->shape[level]);
     vp->p++;
     return true;
 }

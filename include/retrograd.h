@@ -397,5 +397,7 @@ char *rg_gradcheck_format(const rg_gradcheck_report *r, char *buf, size_t len);
 
 #include "retrograd/nn.h"
 #include "retrograd/optim.h"
+#include "retrograd/data.h"
+#include "retrograd/io.h"
 
 #endif /* RETROGRAD_H */

@@ -313,6 +313,20 @@ START_TEST(test_layout_by_hand)
     put_section(&want, "NORM", &norm);
     put_section(&want, "PARM", &parm);
     ck_assert_uint_eq(arch.n, 4 + 16 + 32 + 8);
+    /* the example of docs/formats.md: 202 bytes, whose CRCs Python's zlib.crc32 gives as
+     * 0x924a3c9d (header), 0x2083c413, 0x80dcfc7f, 0x44ccddb6 (sections) */
+    ck_assert_uint_eq(want.n, 202);
+    static const struct {
+        size_t at;
+        uint32_t crc;
+    } crcs[] = {{0x10, 0x924A3C9Du}, {0x5C, 0x2083C413u}, {0x94, 0x80DCFC7Fu},
+                {0xC6, 0x44CCDDB6u}};
+    for (int i = 0; i < N_OF(crcs); i++) {
+        uint32_t v = 0;
+        for (int k = 3; k >= 0; k--)
+            v = (v << 8) | want.b[crcs[i].at + (size_t)k];
+        ck_assert_uint_eq(v, crcs[i].crc);
+    }
 
     rg_model m = {.desc = {.nlayers = 1, .sizes = {2, 1}, .activation = "relu", .loss = "mse"},
                   .nstats = 2, .mean = (double[]){0, 1}, .std = (double[]){1, 4}, .nparams = 1,

@@ -399,5 +399,6 @@ char *rg_gradcheck_format(const rg_gradcheck_report *r, char *buf, size_t len);
 #include "retrograd/optim.h"
 #include "retrograd/data.h"
 #include "retrograd/io.h"
+#include "retrograd/dot.h"
 
 #endif /* RETROGRAD_H */

@@ -91,3 +91,43 @@ void rg__bcast_loop(const rg_node *node, rg__bcast_row_fn row, void *ctx, void *
         }
     }
 }
+
+/* Elements are only moved, never computed, so one loop per element width serves both
+ * dtypes. The innermost axis is the tight loop; outer axes advance like an odometer. */
+#define STRIDED_COPY(U)                                                                    \
+    static void strided_copy_##U(U *dst, const U *src, int nd, const int64_t *shape,       \
+                                 const int64_t *st)                                        \
+    {                                                                                      \
+        const int64_t size = rg__numel(nd, shape);                                         \
+        if (size == 0)                                                                     \
+            return;                                                                        \
+        if (nd == 0) {                                                                     \
+            dst[0] = src[0];                                                               \
+            return;                                                                        \
+        }                                                                                  \
+        int64_t idx[RG_MAX_DIMS] = {0};                                                    \
+        const int64_t inner = shape[nd - 1], sin = st[nd - 1];                             \
+        int64_t off = 0;                                                                   \
+        for (int64_t o = 0; o < size; o += inner) {                                        \
+            for (int64_t j = 0; j < inner; j++)                                            \
+                dst[o + j] = src[off + j * sin];                                           \
+            for (int ax = nd - 2; ax >= 0; ax--) {                                         \
+                off += st[ax];                                                             \
+                if (++idx[ax] < shape[ax])                                                 \
+                    break;                                                                 \
+                off -= st[ax] * shape[ax];                                                 \
+                idx[ax] = 0;                                                               \
+            }                                                                              \
+        }                                                                                  \
+    }
+STRIDED_COPY(uint32_t)
+STRIDED_COPY(uint64_t)
+
+void rg__strided_copy(void *dst, const void *src, size_t elem, int nd, const int64_t *shape,
+                      const int64_t *strides)
+{
+    if (elem == sizeof(uint32_t))
+        strided_copy_uint32_t(dst, src, nd, shape, strides);
+    else
+        strided_copy_uint64_t(dst, src, nd, shape, strides);
+}

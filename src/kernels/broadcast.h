@@ -17,4 +17,11 @@ typedef void (*rg__bcast_row_fn)(void *ctx, void *out, const void *a, int64_t sa
  * the graph's dtype, or NULL) advances with the output index. */
 void rg__bcast_loop(const rg_node *node, rg__bcast_row_fn row, void *ctx, void *out);
 
+/* dst[i] = src[offset(i)] for every element i of a row-major tensor of shape (nd, shape),
+ * where offset(i) is the dot product of i's index with `strides` (in elements; 0 repeats an
+ * axis). The one strided walk behind permute (strides of the source axes in a new order)
+ * and broadcast_to (0 along broadcast axes). elem is the element size, 4 or 8 bytes. */
+void rg__strided_copy(void *dst, const void *src, size_t elem, int nd, const int64_t *shape,
+                      const int64_t *strides);
+
 #endif

@@ -1,6 +1,7 @@
 /* Linear algebra: matmul (with transpose flags, batched, or one operand shared across a
  * batch) and permute. Each op is its shape rule, kernels, VJP and table row side by side. */
 #include "internal.h"
+#include "kernels/broadcast.h"
 
 /* The VJP's result: RG_OK when every needed gradient was built, else the error that
  * stopped it. */
@@ -169,44 +170,21 @@ static rg_status shape_permute(rg_node *n)
     return rg_node_set_shape(n, x->ndim, shape);
 }
 
-/* The kernel only moves elements, so it is written once per element width (uint32_t for
- * f32, uint64_t for f64). It walks y in order; x is read with y's axes' strides in x. */
-#define PERMUTE_FWD(U, sfx)                                                                \
-    static rg_status fwd_permute_##sfx(rg_node *n)                                         \
-    {                                                                                      \
-        const rg_node *x = n->in[0];                                                       \
-        const U *src = x->data;                                                            \
-        U *dst = n->data;                                                                  \
-        const int nd = n->ndim;                                                            \
-        if (n->size == 0)                                                                  \
-            return RG_OK;                                                                  \
-        if (nd == 0) {                                                                     \
-            dst[0] = src[0];                                                               \
-            return RG_OK;                                                                  \
-        }                                                                                  \
-        int64_t xst[RG_MAX_DIMS], st[RG_MAX_DIMS], idx[RG_MAX_DIMS] = {0};                 \
-        xst[nd - 1] = 1;                                                                   \
-        for (int i = nd - 2; i >= 0; i--)                                                  \
-            xst[i] = xst[i + 1] * x->shape[i + 1];                                         \
-        for (int i = 0; i < nd; i++)                                                       \
-            st[i] = xst[n->attr.perm[i]];                                                  \
-        const int64_t inner = n->shape[nd - 1], sin = st[nd - 1];                          \
-        int64_t off = 0;                                                                   \
-        for (int64_t o = 0; o < n->size; o += inner) {                                     \
-            for (int64_t j = 0; j < inner; j++)                                            \
-                dst[o + j] = src[off + j * sin];                                           \
-            for (int ax = nd - 2; ax >= 0; ax--) {                                         \
-                off += st[ax];                                                             \
-                if (++idx[ax] < n->shape[ax])                                              \
-                    break;                                                                 \
-                off -= st[ax] * n->shape[ax];                                              \
-                idx[ax] = 0;                                                               \
-            }                                                                              \
-        }                                                                                  \
-        return RG_OK;                                                                      \
-    }
-PERMUTE_FWD(uint32_t, f32)
-PERMUTE_FWD(uint64_t, f64)
+/* y walks in order; x is read with y's axes' strides in x. */
+static rg_status fwd_permute(rg_node *n)
+{
+    const rg_node *x = n->in[0];
+    const int nd = n->ndim;
+    int64_t xst[RG_MAX_DIMS], st[RG_MAX_DIMS];
+    if (nd > 0)
+        xst[nd - 1] = 1;
+    for (int i = nd - 2; i >= 0; i--)
+        xst[i] = xst[i + 1] * x->shape[i + 1];
+    for (int i = 0; i < nd; i++)
+        st[i] = xst[n->attr.perm[i]];
+    rg__strided_copy(n->data, x->data, n->g->elem, nd, n->shape, st);
+    return RG_OK;
+}
 
 static rg_status vjp_permute(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
@@ -221,8 +199,8 @@ const rg_op_def rg__op_permute = {
     .name = "permute",
     .arity = 1,
     .shape = shape_permute,
-    .forward_f32 = fwd_permute_f32,
-    .forward_f64 = fwd_permute_f64,
+    .forward_f32 = fwd_permute,
+    .forward_f64 = fwd_permute,
     .vjp = vjp_permute,
 };
 

@@ -6,6 +6,7 @@
  * uint64_t for f64). Index tensors hold integer values in the graph's dtype; their kernels
  * check every value and reject a bad one with RG_ERR_DOMAIN, the only way they can fail. */
 #include "internal.h"
+#include "kernels/broadcast.h"
 
 #include <string.h>
 
@@ -158,39 +159,13 @@ static rg_status shape_broadcast_to(rg_node *n)
 }
 
 /* Walks y in order, reading x through its broadcast strides (0 along repeated axes). */
-#define BROADCAST_FWD(U, sfx)                                                              \
-    static rg_status fwd_broadcast_to_##sfx(rg_node *n)                                    \
-    {                                                                                      \
-        const rg_node *x = n->in[0];                                                       \
-        const U *src = x->data;                                                            \
-        U *dst = n->data;                                                                  \
-        const int nd = n->ndim;                                                            \
-        if (n->size == 0)                                                                  \
-            return RG_OK;                                                                  \
-        if (x->size == 1) {                                                                \
-            for (int64_t i = 0; i < n->size; i++)                                          \
-                dst[i] = src[0];                                                           \
-            return RG_OK;                                                                  \
-        }                                                                                  \
-        int64_t st[RG_MAX_DIMS], idx[RG_MAX_DIMS] = {0};                                   \
-        rg__bcast_strides(x, nd, n->shape, st);                                            \
-        const int64_t inner = n->shape[nd - 1], sin = st[nd - 1];                          \
-        int64_t off = 0;                                                                   \
-        for (int64_t o = 0; o < n->size; o += inner) {                                     \
-            for (int64_t j = 0; j < inner; j++)                                            \
-                dst[o + j] = src[off + j * sin];                                           \
-            for (int ax = nd - 2; ax >= 0; ax--) {                                         \
-                off += st[ax];                                                             \
-                if (++idx[ax] < n->shape[ax])                                              \
-                    break;                                                                 \
-                off -= st[ax] * n->shape[ax];                                              \
-                idx[ax] = 0;                                                               \
-            }                                                                              \
-        }                                                                                  \
-        return RG_OK;                                                                      \
-    }
-BROADCAST_FWD(uint32_t, f32)
-BROADCAST_FWD(uint64_t, f64)
+static rg_status fwd_broadcast_to(rg_node *n)
+{
+    int64_t st[RG_MAX_DIMS];
+    rg__bcast_strides(n->in[0], n->ndim, n->shape, st);
+    rg__strided_copy(n->data, n->in[0]->data, n->g->elem, n->ndim, n->shape, st);
+    return RG_OK;
+}
 
 static rg_status vjp_broadcast_to(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
@@ -202,8 +177,8 @@ const rg_op_def rg__op_broadcast_to = {
     .name = "broadcast_to",
     .arity = 1,
     .shape = shape_broadcast_to,
-    .forward_f32 = fwd_broadcast_to_f32,
-    .forward_f64 = fwd_broadcast_to_f64,
+    .forward_f32 = fwd_broadcast_to,
+    .forward_f64 = fwd_broadcast_to,
     .vjp = vjp_broadcast_to,
 };
 

@@ -1,0 +1,145 @@
+/* Rendering in-process through libgvc: the cgraph graph built by dot.c is laid out with dot
+ * and rendered to memory (gvRenderData), then written out. Without libgvc, the functions
+ * explain how to render the DOT file instead. */
+#include "dot_priv.h"
+
+#include <string.h>
+
+#ifdef RG_HAVE_GVC
+#include <gvc.h>
+#include <threads.h>
+#endif
+
+static const char *format_of(const char *file)
+{
+    const char *dot = strrchr(file, '.');
+    const char *slash = strrchr(file, '/');
+    return dot && (!slash || dot > slash) && dot[1] ? dot + 1 : NULL;
+}
+
+typedef struct render_job {
+    const char *format;
+    const rg_dot_opts *opts;
+} render_job;
+
+static rg_status write_render(rg_graph *g, FILE *f, const void *ctx)
+{
+    const render_job *job = ctx;
+    return rg_dot_render(g, f, job->format, job->opts);
+}
+
+rg_status rg_dot_render_file(rg_graph *g, const char *file, const char *format,
+                             const rg_dot_opts *opts)
+{
+    if (!g)
+        return RG_ERR_ARG;
+    if (!file)
+        return rg__fail(g, RG_ERR_ARG, "render: no file name given");
+    if (!format && !(format = format_of(file)))
+        return rg__fail(g, RG_ERR_ARG,
+                        "render: cannot tell the format of '%s' (name it .svg or .png)", file);
+    if (!rg_dot_can_render())
+        return rg_dot_render(g, NULL, format, opts); /* the explanation */
+    render_job job = {format, opts};
+    return rg__dot_atomic(g, file, write_render, &job);
+}
+
+#ifndef RG_HAVE_GVC
+
+bool rg_dot_can_render(void)
+{
+    return false;
+}
+
+rg_status rg_dot_render(rg_graph *g, FILE *f, const char *format, const rg_dot_opts *opts)
+{
+    (void)f, (void)opts;
+    if (!g)
+        return RG_ERR_UNSUPPORTED;
+    return rg__fail(g, RG_ERR_UNSUPPORTED,
+                    "render: this build of retrograd has no Graphviz libgvc; save DOT with "
+                    "rg_dot_save (or --dot FILE) and run `dot -T%.16s graph.dot -o graph.%.16s`",
+                    format ? format : "svg", format ? format : "svg");
+}
+
+#else /* RG_HAVE_GVC */
+
+bool rg_dot_can_render(void)
+{
+    return true;
+}
+
+/* Graphviz reports problems through a process-wide callback that prints to stderr by
+ * default; while rendering, messages are kept here instead (the library never prints) and
+ * the first becomes the error message. */
+static _Thread_local char gv_msg[256];
+
+static int keep_message(char *msg)
+{
+    if (!gv_msg[0]) {
+        snprintf(gv_msg, sizeof gv_msg, "%s", msg);
+        size_t n = strlen(gv_msg);
+        while (n > 0 && (gv_msg[n - 1] == '\n' || gv_msg[n - 1] == ' '))
+            gv_msg[--n] = '\0';
+    }
+    return 0;
+}
+
+/* One Graphviz context for the process, made on first use and never freed: Graphviz 2.4x's
+ * text-layout plugin keeps a pointer into the font cache of the context it last measured
+ * text for, so freeing a context and making another reads freed memory. Graphviz is not
+ * reentrant either, so renders take turns. */
+static GVC_t *the_gvc;
+static mtx_t gvc_lock;
+static once_flag gvc_once = ONCE_FLAG_INIT;
+
+static void gvc_init(void)
+{
+    if (mtx_init(&gvc_lock, mtx_plain) == thrd_success)
+        the_gvc = gvContext();
+}
+
+rg_status rg_dot_render(rg_graph *g, FILE *f, const char *format, const rg_dot_opts *opts)
+{
+    if (!g)
+        return RG_ERR_ARG;
+    if (!f || !format || !*format)
+        return rg__fail(g, RG_ERR_ARG, "render: no file or format given");
+    void *graph = rg__dot_graph(g, opts);
+    if (!graph)
+        return g->status != RG_OK ? g->status : RG_ERR_NOMEM;
+    call_once(&gvc_once, gvc_init);
+    GVC_t *gvc = the_gvc;
+    if (gvc)
+        mtx_lock(&gvc_lock);
+    gv_msg[0] = '\0';
+    agusererrf old_f = agseterrf(keep_message);
+    agerrlevel_t old_level = agseterr(AGERR);
+    rg_status st = RG_OK;
+    char *data = NULL;
+    unsigned int len = 0;
+    if (!gvc) {
+        st = rg__fail(g, RG_ERR_NOMEM, "render: cannot start Graphviz");
+    } else if (gvLayout(gvc, graph, "dot") != 0) {
+        st = rg__fail(g, RG_ERR_UNSUPPORTED, "render: Graphviz layout failed%s%s",
+                      gv_msg[0] ? ": " : "", gv_msg);
+    } else {
+        if (gvRenderData(gvc, graph, format, &data, &len) != 0 || !data)
+            st = rg__fail(g, RG_ERR_UNSUPPORTED,
+                          "render: Graphviz cannot render format '%.32s'%s%s", format,
+                          gv_msg[0] ? ": " : "", gv_msg);
+        else if (fwrite(data, 1, len, f) != len || fflush(f) != 0)
+            st = rg__fail(g, RG_ERR_IO, "render: write failed");
+        if (data)
+            gvFreeRenderData(data);
+        gvFreeLayout(gvc, graph);
+    }
+    agseterr(old_level);
+    agseterrf(old_f);
+    if (gvc)
+        mtx_unlock(&gvc_lock);
+    rg__dot_graph_close(graph);
+    return st;
+}
+
+#endif /* RG_HAVE_GVC */

@@ -400,5 +400,6 @@ char *rg_gradcheck_format(const rg_gradcheck_report *r, char *buf, size_t len);
 #include "retrograd/data.h"
 #include "retrograd/io.h"
 #include "retrograd/dot.h"
+#include "retrograd/dot.h"
 
 #endif /* RETROGRAD_H */

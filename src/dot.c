@@ -4,11 +4,7 @@
 #include "dot_priv.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #ifdef RG_HAVE_CGRAPH
 #include <cgraph.h>
@@ -28,109 +24,6 @@ rg_dot_opts rg_dot_defaults(void)
         .sweep = 1,
         .frame = -1,
     };
-}
-
-/* ---- atomic files ---- */
-
-rg_status rg__dot_atomic(rg_graph *g, const char *path, rg__dot_writer write, const void *ctx)
-{
-    if (!g || !path || !*path)
-        return g ? rg__fail(g, RG_ERR_ARG, "dot: no file name given") : RG_ERR_ARG;
-    size_t len = strlen(path);
-    char *tmp = rg__malloc(g, len + 8);
-    if (!tmp)
-        return rg__fail(g, RG_ERR_NOMEM, "dot: out of memory");
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".XXXXXX", 8);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rg_status st = rg__fail(g, RG_ERR_IO, "dot: cannot create a file next to '%s': %s",
-                                path, strerror(errno));
-        rg__free(g, tmp);
-        return st;
-    }
-    /* mkstemp makes the file private; a picture is as readable as any file the user writes */
-    fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        rg__free(g, tmp);
-        return rg__fail(g, RG_ERR_IO, "dot: cannot write '%s': %s", path, strerror(errno));
-    }
-    rg_status st = write(g, f, ctx);
-    if (st == RG_OK && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0))
-        st = rg__fail(g, RG_ERR_IO, "dot: cannot write '%s': %s", path, strerror(errno));
-    if (fclose(f) != 0 && st == RG_OK)
-        st = rg__fail(g, RG_ERR_IO, "dot: cannot write '%s': %s", path, strerror(errno));
-    if (st == RG_OK && rename(tmp, path) != 0)
-        st = rg__fail(g, RG_ERR_IO, "dot: cannot rename '%s' to '%s': %s", tmp, path,
-                      strerror(errno));
-    if (st != RG_OK)
-        unlink(tmp);
-    rg__free(g, tmp);
-    return st;
-}
-
-static rg_status write_dot(rg_graph *g, FILE *f, const void *ctx)
-{
-    return rg_dot_write(g, f, ctx);
-}
-
-rg_status rg_dot_save(rg_graph *g, const char *path, const rg_dot_opts *opts)
-{
-    return rg__dot_atomic(g, path, write_dot, opts);
-}
-
-/* ---- frames ---- */
-
-typedef struct frame_job {
-    const rg_dot_opts *opts;
-    const char *format;
-} frame_job;
-
-static rg_status write_frame(rg_graph *g, FILE *f, const void *ctx)
-{
-    const frame_job *job = ctx;
-    if (strcmp(job->format, "dot") == 0)
-        return rg_dot_write(g, f, job->opts);
-    return rg_dot_render(g, f, job->format, job->opts);
-}
-
-rg_status rg_dot_save_frames(rg_graph *g, const char *dir, const char *format,
-                             const rg_dot_opts *opts, int *count)
-{
-    if (count)
-        *count = 0;
-    if (!g)
-        return RG_ERR_ARG;
-    if (!dir || !format)
-        return rg__fail(g, RG_ERR_ARG, "dot frames: no directory or format given");
-    if (strcmp(format, "dot") != 0 && strcmp(format, "svg") != 0 && strcmp(format, "png") != 0)
-        return rg__fail(g, RG_ERR_ARG, "dot frames: format '%.32s' is not dot, svg or png",
-                        format);
-    rg_dot_opts o = opts ? *opts : rg_dot_defaults();
-    int n = rg_dot_frame_count(g, o.sweep);
-    if (n == 0)
-        return rg__fail(g, RG_ERR_ARG,
-                        "dot frames: the graph has no reverse sweep %d to step through (it has "
-                        "%d; call rg_grad or rg_backward first)",
-                        o.sweep, rg_dot_sweep_count(g));
-    size_t len = strlen(dir) + 32;
-    char *path = rg__malloc(g, len);
-    if (!path)
-        return rg__fail(g, RG_ERR_NOMEM, "dot frames: out of memory");
-    rg_status st = RG_OK;
-    frame_job job = {&o, format};
-    for (int k = 0; k < n && st == RG_OK; k++) {
-        o.frame = k;
-        snprintf(path, len, "%s/frame_%03d.%s", dir, k, format);
-        st = rg__dot_atomic(g, path, write_frame, &job);
-        if (st == RG_OK && count)
-            *count = k + 1;
-    }
-    rg__free(g, path);
-    return st;
 }
 
 #ifndef RG_HAVE_CGRAPH

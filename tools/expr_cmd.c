@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "draw.h"
 #include "expr.h"
 
 /* The Hessian costs one reverse sweep per element of the --wrt variables and holds N^2
@@ -17,7 +18,7 @@
 void expr_usage(FILE *f)
 {
     fputs("usage: retrograd expr [--at NAME=VALUE]... [--wrt NAME[,NAME...]] [--json] [--hessian]\n"
-          "                      [--check] PROGRAM\n"
+          "                      [--check] [drawing options] PROGRAM\n"
           "\n"
           "Builds PROGRAM as an f64 graph, evaluates it and prints its value and its gradients\n"
           "with respect to the variables.\n"
@@ -36,7 +37,10 @@ void expr_usage(FILE *f)
           "  --check          also compare the gradients with central differences (exit 1 if\n"
           "                   they disagree)\n"
           "  -h, --help       show this help\n"
-          "\n"
+          "\n",
+          f);
+    draw_usage(f);
+    fputs("\n"
           "operators, loosest first: + -, then * / @ (matrix product), then unary -, then ^\n"
           "(right-associative: -x^2 is -(x^2), 2^3^2 is 2^9)\n"
           "\n"
@@ -58,6 +62,7 @@ typedef struct options {
     int nwrt;
     bool wrt_given, json, hessian, check;
     const char *program;
+    draw_opts draw;
 } options;
 
 static int find_var(const options *o, const char *name, size_t len)
@@ -206,6 +211,8 @@ static int parse_args(int argc, char **argv, options *o)
             const char *v = option_value(argc, argv, &i, "--wrt");
             o->wrt_given = true;
             rc = v ? add_wrt(&wrt_lists, &nwrt_lists, v) : cli_fail("--wrt needs NAME[,NAME...]");
+        } else if (draw_is_option(a)) {
+            rc = draw_parse(&o->draw, argc, argv, &i);
         } else if (is_option(a, "--json") || is_option(a, "--hessian") ||
                    is_option(a, "--check") || is_option(a, "--help")) {
             rc = cli_fail("option '%s' takes no value", cli_quote(a, strcspn(a, "="), q));
@@ -377,6 +384,8 @@ static int compute(rg_graph *g, const options *o, const char *src, results *r)
     memcpy(targets + 1, grads, (size_t)nwrt * sizeof *grads);
     if (nh)
         memcpy(targets + 1 + nwrt, hnodes, (size_t)nh * sizeof *hnodes);
+    if (draw_wanted(&o->draw))
+        rg_graph_set_keep_values(g, true); /* a picture shows every node's value */
     if (rg_eval(g, ntargets, targets) != RG_OK) {
         rc = graph_fail(g, "evaluation");
         goto done;
@@ -411,6 +420,9 @@ static int compute(rg_graph *g, const options *o, const char *src, results *r)
             }
         }
     }
+    /* drawn before the gradient check, whose evaluations leave other values in the nodes */
+    if (draw_wanted(&o->draw) && (rc = draw_write(&o->draw, g)) != CLI_OK)
+        goto done;
     r->check_ok = true;
     if (o->check && nwrt > 0) {
         rg_gradcheck_opts opts = rg_gradcheck_defaults();
@@ -507,6 +519,7 @@ int expr_main(int argc, char **argv)
     results r = {0};
     rg_graph *g = NULL;
     char *stdin_text = NULL;
+    draw_init(&o.draw);
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         goto done;

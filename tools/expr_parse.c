@@ -413,6 +413,16 @@ static bool bind(parser *ps, const expr_token *name, rg_node *node)
         ps->capbinds = cap;
     }
     ps->binds[ps->nbinds++] = (binding){name->text, name->len, node};
+    /* pictures (--dot, --svg) show the node under the name the program gave it */
+    if (!rg_node_name(node)) {
+        char *copy = malloc(name->len + 1);
+        if (copy) {
+            memcpy(copy, name->text, name->len);
+            copy[name->len] = '\0';
+            rg_node_set_name(node, copy);
+            free(copy);
+        }
+    }
     return true;
 }
 

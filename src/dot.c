@@ -4,6 +4,7 @@
 #include "dot_priv.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef RG_HAVE_CGRAPH
@@ -56,16 +57,132 @@ void rg__dot_graph_close(void *agraph)
 
 #else /* RG_HAVE_CGRAPH */
 
-/* Colours: one hue per kind of node, light fills so black text stays readable. */
-#define C_TEXT "#1f2937"
-#define C_MUTED "#6b7280"
-#define C_GRAD "#7e22ce"
-#define C_GRAD_FILL "#f3e8ff"
-#define C_BAD "#dc2626"
-#define C_BAD_FILL "#fee2e2"
-#define C_HOT "#ea580c"
-#define C_HOT_FILL "#fed7aa"
-#define C_FADED "#9ca3af"
+/* Object ids. cgraph's default discipline uses the address of an object's interned name as
+ * its id, and agwrite orders subgraphs by id, so the same graph could be written with its
+ * boxes in a different order from one run to the next. These ids number names in the order
+ * they are first seen (even ids; anonymous objects get odd ones, as by default), which makes
+ * the output a function of the graph alone. */
+typedef struct idmap {
+    Agraph_t *g;      /* the root graph, whose string table holds the names */
+    char **names;     /* id 2k+2 is names[k], a cgraph string (agwrite reads its flags) */
+    size_t n, cap;
+    uint32_t *slots;  /* open addressing: k+1, or 0 when empty */
+    size_t nslots;    /* a power of two, kept at least twice n */
+    IDTYPE anon;
+} idmap;
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void *id_open(Agraph_t *g, Agdisc_t *disc)
+{
+    (void)disc;
+    idmap *m = calloc(1, sizeof *m);
+    if (m) {
+        m->g = g;
+        m->anon = 1;
+    }
+    return m;
+}
+
+static bool id_grow(idmap *m)
+{
+    size_t nslots = m->nslots ? 2 * m->nslots : 1024;
+    uint32_t *slots = calloc(nslots, sizeof *slots);
+    if (!slots)
+        return false;
+    for (size_t k = 0; k < m->n; k++) {
+        size_t i = (size_t)name_hash(m->names[k]) & (nslots - 1);
+        while (slots[i])
+            i = (i + 1) & (nslots - 1);
+        slots[i] = (uint32_t)(k + 1);
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->nslots = nslots;
+    return true;
+}
+
+static long id_map(void *state, int objtype, char *str, IDTYPE *id, int createflag)
+{
+    (void)objtype;
+    idmap *m = state;
+    if (!str) {
+        *id = m->anon;
+        m->anon += 2;
+        return 1;
+    }
+    size_t i = m->nslots ? (size_t)name_hash(str) & (m->nslots - 1) : 0;
+    for (; m->nslots && m->slots[i]; i = (i + 1) & (m->nslots - 1))
+        if (strcmp(m->names[m->slots[i] - 1], str) == 0) {
+            *id = (IDTYPE)m->slots[i] * 2;
+            return 1;
+        }
+    if (!createflag || m->n >= UINT32_MAX - 1)
+        return 0;
+    if (2 * (m->n + 1) > m->nslots || m->n == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 512;
+        char **names = m->n == m->cap ? realloc(m->names, cap * sizeof *names) : m->names;
+        if (!names)
+            return 0;
+        m->names = names;
+        m->cap = m->n == m->cap ? cap : m->cap;
+        if (2 * (m->n + 1) > m->nslots && !id_grow(m))
+            return 0;
+    }
+    char *copy = agstrdup(m->g, str);
+    if (!copy)
+        return 0;
+    m->names[m->n++] = copy;
+    i = (size_t)name_hash(str) & (m->nslots - 1);
+    while (m->slots[i])
+        i = (i + 1) & (m->nslots - 1);
+    m->slots[i] = (uint32_t)m->n;
+    *id = (IDTYPE)m->n * 2;
+    return 1;
+}
+
+static long id_alloc(void *state, int objtype, IDTYPE request)
+{
+    (void)state, (void)objtype, (void)request;
+    return 0; /* as by default: an id is only ever made from a name */
+}
+
+static void id_free(void *state, int objtype, IDTYPE id)
+{
+    (void)state, (void)objtype, (void)id; /* names live until the graph is closed */
+}
+
+static char *id_print(void *state, int objtype, IDTYPE id)
+{
+    (void)objtype;
+    const idmap *m = state;
+    return id % 2 == 0 && id >= 2 && id / 2 <= m->n ? m->names[id / 2 - 1] : NULL;
+}
+
+static void id_close(void *state)
+{
+    idmap *m = state;
+    for (size_t k = 0; k < m->n; k++)
+        agstrfree(m->g, m->names[k]);
+    free(m->names);
+    free(m->slots);
+    free(m);
+}
+
+static void id_register(void *state, int objtype, void *obj)
+{
+    (void)state, (void)objtype, (void)obj;
+}
+
+static Agiddisc_t id_disc = {id_open, id_map, id_alloc, id_free, id_print, id_close,
+                             id_register};
+static Agdisc_t disc = {&AgMemDisc, &id_disc, &AgIoDisc};
 
 typedef struct look {
     const char *shape, *style, *fill, *color;
@@ -78,24 +195,14 @@ static const look LOOK_OP = {"ellipse", "filled", "#ffffff", C_TEXT};
 static const look LOOK_GRAD = {"ellipse", "filled", C_GRAD_FILL, C_GRAD};
 static const look LOOK_GRAD_LEAF = {"box", "filled,dashed", C_GRAD_FILL, C_GRAD};
 
-enum { HIDDEN = 0, SHOWN = 1, FADED = 2 };
-
 typedef struct builder {
-    rg_graph *g;
-    const rg_dot_opts *o;
-    rg__dot_info info;
+    rg__dot_view v;
     Agraph_t *root, *fwd, **sweepg;
-    Agnode_t **an;    /* per node id: its DOT node, NULL when not drawn */
-    uint8_t *draw;    /* per node id: HIDDEN, SHOWN, FADED (context for the backward part) */
-    uint8_t *path;    /* per node id: on a highlighted path */
-    int32_t *alias;   /* per node id: next node sharing the same gradient node (-1 ends) */
-    int32_t *alias_head; /* per gradient node id: first node that shares it (-1: none) */
-    rg__sb sb, tmp;
-    Agsym_t *label, *shape, *style, *fill, *color, *pen, *fontcolor, *tooltip;
-    Agsym_t *ehead, *etail, *exlabel, *estyle, *ecolor, *edir, *econstraint, *epen, *efontcolor, *eminlen,
-        *eweight;
-    bool frames; /* drawing one frame of the selected sweep */
-    int last;    /* last frame of the selected sweep */
+    Agnode_t **an; /* per node id: its DOT node, NULL when not drawn */
+    rg__sb sb;
+    Agsym_t *label, *shape, *style, *fill, *color, *pen, *fontcolor;
+    Agsym_t *ehead, *etail, *exlabel, *estyle, *ecolor, *edir, *econstraint, *epen, *efontcolor,
+        *eminlen, *eweight;
 } builder;
 
 /* cgraph's 2.x API takes char * for strings it only reads. */
@@ -116,124 +223,6 @@ static void set_html(builder *b, void *obj, Agsym_t *sym, const char *html)
     agstrfree(b->root, h);
 }
 
-/* Gradient nodes a frame does not show yet (or sweeps after the selected one). */
-static bool invisible(const builder *b, const rg_node *n)
-{
-    if (!b->frames || !n->is_grad)
-        return false;
-    int s = b->info.sweep_of[n->id];
-    return s > b->info.sel || (s == b->info.sel && n->step > b->o->frame);
-}
-
-/* One table row holding `prefix` followed by the value (rows of a tensor on their own lines),
- * in red when it holds a NaN or an infinity. A value a frame must not reveal yet is written
- * in transparent ink: it keeps its room, so the layout stays put from frame to frame. */
-static void value_row(const builder *b, rg__sb *l, const char *prefix, const rg__value *v,
-                      const char *color, bool hidden)
-{
-    const char *ink = v->nan || v->inf ? C_BAD : color;
-    rg__sb_printf(l, "<TR><TD><FONT COLOR=\"%s\">", ink);
-    rg__sb_str(l, prefix);
-    if (hidden)
-        rg__sb_str(l, "</FONT><FONT COLOR=\"transparent\">");
-    if (v->node->ndim > 0 && v->node->size <= b->o->max_inline &&
-        v->node->size > v->node->shape[v->node->ndim - 1])
-        rg__sb_str(l, "<BR/>"); /* a matrix starts on its own line */
-    rg__dot_value_text(l, v, b->o->precision, b->o->max_inline, "<BR/>");
-    rg__sb_str(l, "</FONT></TD></TR>");
-}
-
-/* In a frame: the selected sweep has not completed x's gradient yet. */
-static bool unknown_yet(const builder *b, size_t x)
-{
-    return b->frames && b->info.known_step[x] > b->o->frame;
-}
-
-static const char *kind_text(const rg_node *n)
-{
-    switch (n->kind) {
-    case RG_KIND_INPUT: return "input";
-    case RG_KIND_PARAM: return "parameter";
-    case RG_KIND_CONST: return "constant";
-    default: return NULL;
-    }
-}
-
-/* The gradient row of a node the selected sweep differentiated: "dL/dx = value", the value
- * hidden in a frame before the step that completes it. */
-static void grad_row(builder *b, const rg_node *n, rg__sb *l)
-{
-    const rg__dot_info *in = &b->info;
-    const rg_node *gn = in->grad[n->id];
-    if (!gn || !b->o->grads)
-        return;
-    rg__sb_init(&b->tmp, b->g);
-    rg__dot_grad_name(&b->tmp, n);
-    rg__sb_str(&b->tmp, " = ");
-    rg__value v;
-    if (b->o->values && rg__dot_value(gn, &v))
-        value_row(b, l, rg__sb_get(&b->tmp), &v, C_GRAD, unknown_yet(b, n->id));
-    if (b->tmp.oom)
-        l->oom = true;
-    rg__sb_free(&b->tmp);
-}
-
-/* The HTML label of node n: a title (its name, the derivative it holds, or its op), a small
- * line with op, shape, creation index and sweep step, its value, and its gradient. Sets *bad
- * when the value holds a NaN or an infinity. */
-static void label_of(builder *b, const rg_node *n, rg__sb *l, bool *bad)
-{
-    const rg__dot_info *in = &b->info;
-    int32_t alias = b->alias_head[n->id];
-    bool op_title = false;
-    rg__sb_str(l, "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\">"
-                  "<TR><TD><B>");
-    if (n->name) {
-        rg__sb_html(l, n->name);
-    } else if (n->is_grad && n->grad_of) {
-        rg__dot_grad_name(l, n->grad_of);
-    } else if (alias >= 0) {
-        rg__dot_grad_name(l, b->g->nodes[alias]);
-        alias = b->alias[alias];
-    } else {
-        rg__dot_op_text(l, n);
-        op_title = true;
-    }
-    rg__sb_str(l, "</B></TD></TR>");
-    /* the same node is also the gradient of these (an add passes its gradient through) */
-    for (; alias >= 0; alias = b->alias[alias]) {
-        rg__sb_printf(l, "<TR><TD><FONT COLOR=\"%s\"><B>= ",
-                      unknown_yet(b, (size_t)alias) ? "transparent" : C_TEXT);
-        rg__dot_grad_name(l, b->g->nodes[alias]);
-        rg__sb_str(l, "</B></FONT></TD></TR>");
-    }
-
-    rg__sb_str(l, "<TR><TD><FONT POINT-SIZE=\"9\" COLOR=\"" C_MUTED "\">");
-    if (!op_title) {
-        const char *k = kind_text(n);
-        if (k)
-            rg__sb_str(l, k);
-        else
-            rg__dot_op_text(l, n);
-        rg__sb_str(l, " ");
-    }
-    rg__dot_shape_text(l, n);
-    rg__sb_printf(l, " #%u", n->id);
-    if (n->is_grad)
-        rg__sb_printf(l, " step %d", n->step);
-    rg__sb_str(l, "</FONT></TD></TR>");
-
-    rg__value v;
-    *bad = false;
-    if (b->o->values && b->draw[n->id] == SHOWN && rg__dot_value(n, &v)) {
-        *bad = v.nan || v.inf;
-        value_row(b, l, "= ", &v, C_TEXT, false);
-    }
-    if (b->draw[n->id] == SHOWN && in->sel >= 0)
-        grad_row(b, n, l);
-    rg__sb_str(l, "</TABLE>");
-}
-
 static const look *look_of(const rg_node *n)
 {
     if (n->is_grad)
@@ -248,19 +237,19 @@ static const look *look_of(const rg_node *n)
 
 static Agraph_t *cluster_of(const builder *b, const rg_node *n)
 {
-    if (!b->o->clusters)
+    if (!b->v.o->clusters)
         return b->root;
-    int s = b->info.sweep_of[n->id];
+    int s = b->v.info.sweep_of[n->id];
     return s >= 0 ? b->sweepg[s] : b->fwd;
 }
 
 static void style_node(builder *b, const rg_node *n, Agnode_t *an, bool bad)
 {
-    const rg__dot_info *in = &b->info;
+    const rg__dot_info *in = &b->v.info;
     const look *lk = look_of(n);
     const char *color = lk->color, *fill = lk->fill, *style = lk->style, *font = NULL;
     const char *pen = NULL;
-    if (b->draw[n->id] == FADED) {
+    if (b->v.draw[n->id] == RG__FADED) {
         color = font = C_FADED;
         fill = "#ffffff";
         style = "filled,dashed";
@@ -270,21 +259,21 @@ static void style_node(builder *b, const rg_node *n, Agnode_t *an, bool bad)
         fill = C_BAD_FILL;
         pen = "2.5";
     }
-    if (b->path[n->id]) {
+    if (b->v.path[n->id]) {
         color = C_HOT;
         pen = "3";
     }
-    if (b->frames && b->o->frame >= 1 && b->o->frame <= in->sweeps[in->sel].nsteps &&
-        in->step_node[b->o->frame] == n) {
+    if (b->v.frames && b->v.o->frame >= 1 && b->v.o->frame <= in->sweeps[in->sel].nsteps &&
+        in->step_node[b->v.o->frame] == n) {
         color = C_HOT; /* the node whose VJP this step applies */
         pen = "4";
     }
-    if (b->frames && n->is_grad && in->sweep_of[n->id] == in->sel && n->step == b->o->frame) {
+    if (b->v.frames && n->is_grad && in->sweep_of[n->id] == in->sel && n->step == b->v.o->frame) {
         color = C_HOT; /* built by this step */
         fill = C_HOT_FILL;
         pen = "2";
     }
-    if (invisible(b, n))
+    if (rg__dot_invisible(&b->v, n))
         style = "invis";
     if (strcmp(lk->shape, LOOK_OP.shape) != 0)
         set(an, b->shape, lk->shape);
@@ -303,10 +292,10 @@ static void style_node(builder *b, const rg_node *n, Agnode_t *an, bool bad)
 static void add_nodes(builder *b)
 {
     char id[24];
-    for (size_t i = 0; i < b->info.n; i++) {
-        if (b->draw[i] == HIDDEN)
+    for (size_t i = 0; i < b->v.info.n; i++) {
+        if (b->v.draw[i] == RG__HIDDEN)
             continue;
-        const rg_node *n = b->g->nodes[i];
+        const rg_node *n = b->v.g->nodes[i];
         snprintf(id, sizeof id, "%zu", i);
         Agnode_t *an = agnode(cluster_of(b, n), id, 1);
         if (!an) {
@@ -318,7 +307,7 @@ static void add_nodes(builder *b)
         b->sb.len = 0;
         if (b->sb.s)
             b->sb.s[0] = '\0';
-        label_of(b, n, &b->sb, &bad);
+        rg__dot_label(&b->v, n, &b->sb, &bad);
         set_html(b, an, b->label, rg__sb_get(&b->sb));
         style_node(b, n, an, bad);
     }
@@ -350,11 +339,11 @@ static void add_edge(builder *b, const rg_node *from, const rg_node *to, int pos
         snprintf(t, sizeof t, "%d", pos);
         set(e, back ? b->etail : b->ehead, t); /* at the consumer's end */
     }
-    if (b->path[from->id] && b->path[to->id]) {
+    if (b->v.path[from->id] && b->v.path[to->id]) {
         set(e, b->ecolor, C_HOT);
         set(e, b->epen, "3");
     }
-    if (invisible(b, from) || invisible(b, to))
+    if (rg__dot_invisible(&b->v, from) || rg__dot_invisible(&b->v, to))
         set(e, b->estyle, "invis");
 }
 
@@ -371,7 +360,7 @@ static void add_tie(builder *b, const rg_node *gn, const rg_node *x, bool hidden
         b->sb.s[0] = '\0';
     rg__dot_grad_name(&b->sb, x);
     set_html(b, e, b->exlabel, rg__sb_get(&b->sb));
-    set(e, b->estyle, hidden || invisible(b, gn) ? "invis" : "dashed");
+    set(e, b->estyle, hidden || rg__dot_invisible(&b->v, gn) ? "invis" : "dashed");
     set(e, b->ecolor, C_GRAD);
     set(e, b->efontcolor, C_GRAD);
     set(e, b->edir, "none");
@@ -382,12 +371,12 @@ static void add_tie(builder *b, const rg_node *gn, const rg_node *x, bool hidden
 
 static void add_edges(builder *b)
 {
-    const rg__dot_info *in = &b->info;
+    const rg__dot_info *in = &b->v.info;
     for (size_t i = 0; i < in->n; i++) {
         if (!b->an[i])
             continue;
-        const rg_node *n = b->g->nodes[i];
-        if (b->draw[i] == FADED)
+        const rg_node *n = b->v.g->nodes[i];
+        if (b->v.draw[i] == RG__FADED)
             continue; /* the backward part shows forward values, not how they were computed */
         bool ordered = rg__dot_ordered(n);
         for (int k = 0; k < n->arity; k++)
@@ -400,7 +389,7 @@ static void add_edges(builder *b)
         return;
     for (size_t i = 0; i < in->n; i++)
         if (in->shared[i] && b->an[i] && b->an[in->grad[i]->id])
-            add_tie(b, in->grad[i], b->g->nodes[i], unknown_yet(b, i));
+            add_tie(b, in->grad[i], b->v.g->nodes[i], rg__dot_unknown_yet(&b->v, i));
 }
 
 static void legend_row(rg__sb *l, const look *lk, const char *name, const char *what)
@@ -411,7 +400,8 @@ static void legend_row(rg__sb *l, const look *lk, const char *name, const char *
                   lk->fill, lk->color, name, what);
 }
 
-static void add_legend(builder *b, bool grads)
+/* grad_nodes: gradient nodes are drawn; grad_text: forward nodes show their gradients. */
+static void add_legend(builder *b, bool grad_nodes, bool grad_text)
 {
     static const look ties = {"", "", "#ffffff", C_GRAD};
     static const look bad = {"", "", C_BAD_FILL, C_BAD};
@@ -426,14 +416,17 @@ static void add_legend(builder *b, bool grads)
     legend_row(l, &LOOK_PARAM, "parameter", "learned; keeps its value");
     legend_row(l, &LOOK_CONST, "constant", "fixed value");
     legend_row(l, &LOOK_OP, "operation", "= its value; edge numbers: input order");
-    if (grads) {
+    if (grad_text)
+        legend_row(l, &ties, "<FONT COLOR=\"" C_GRAD "\">dL/dx = g</FONT>",
+                   "the gradient of L, the output, at this node x");
+    if (grad_nodes) {
         legend_row(l, &LOOK_GRAD, "gradient", "built by the reverse sweep at step k");
         legend_row(l, &ties, "- - -  dL/dx", "holds the gradient of x");
     }
     legend_row(l, &bad, "red", "value has a NaN or an Inf");
-    if (b->frames)
+    if (b->v.frames)
         legend_row(l, &hot, "orange", "thick: differentiated at this step; filled: built by it");
-    else if (b->o->from && b->o->to)
+    else if (b->v.o->from && b->v.o->to)
         legend_row(l, &hot, "orange", "the highlighted path");
     rg__sb_str(l, "</TABLE>");
     Agnode_t *an = agnode(b->root, S("legend"), 1);
@@ -446,69 +439,17 @@ static void add_legend(builder *b, bool grads)
     set_html(b, an, b->label, rg__sb_get(l));
 }
 
-/* Which nodes are drawn (part), which lie on the highlighted path, and which nodes share each
- * gradient node (for its label). */
-static void choose(builder *b)
-{
-    const rg__dot_info *in = &b->info;
-    rg_graph *g = b->g;
-    rg_dot_part part = b->o->part;
-    for (size_t i = 0; i < in->n; i++) {
-        const rg_node *n = g->nodes[i];
-        b->alias_head[i] = b->alias[i] = -1;
-        if (part == RG_DOT_BOTH || (part == RG_DOT_FORWARD && !n->is_grad) ||
-            (part == RG_DOT_BACKWARD && n->is_grad))
-            b->draw[i] = SHOWN;
-    }
-    if (part == RG_DOT_BACKWARD)
-        for (size_t i = 0; i < in->n; i++) {
-            const rg_node *n = g->nodes[i];
-            if (in->sel >= 0 && in->grad[i] && b->draw[i] == HIDDEN)
-                b->draw[i] = FADED;
-            if (!n->is_grad)
-                continue;
-            for (int k = 0; k < n->arity; k++)
-                if (b->draw[n->in[k]->id] == HIDDEN)
-                    b->draw[n->in[k]->id] = FADED;
-            if (n->grad_of && b->draw[n->grad_of->id] == HIDDEN)
-                b->draw[n->grad_of->id] = FADED;
-        }
-    for (size_t i = in->n; i-- > 0;)
-        if (in->sel >= 0 && in->shared[i]) {
-            size_t gid = in->grad[i]->id;
-            b->alias[i] = b->alias_head[gid];
-            b->alias_head[gid] = (int32_t)i;
-        }
-    const rg_node *from = b->o->from, *to = b->o->to;
-    if (from && to && from->g == g && to->g == g && from->id <= to->id) {
-        /* descendants of `from` that are ancestors of `to` */
-        uint8_t *down = b->path;
-        down[from->id] = 1;
-        for (size_t i = from->id + 1; i <= to->id; i++)
-            for (int k = 0; k < g->nodes[i]->arity; k++)
-                if (down[g->nodes[i]->in[k]->id] & 1)
-                    down[i] |= 1;
-        down[to->id] |= 2;
-        for (size_t i = to->id + 1; i-- > from->id;)
-            if (down[i] & 2)
-                for (int k = 0; k < g->nodes[i]->arity; k++)
-                    down[g->nodes[i]->in[k]->id] |= 2;
-        for (size_t i = 0; i < in->n; i++)
-            down[i] = down[i] == 3;
-    }
-}
-
 static void add_clusters(builder *b)
 {
-    const rg__dot_info *in = &b->info;
-    if (!b->o->clusters)
+    const rg__dot_info *in = &b->v.info;
+    if (!b->v.o->clusters)
         return;
     b->fwd = agsubg(b->root, S("cluster_forward"), 1);
     if (!b->fwd) {
         b->sb.oom = true;
         return;
     }
-    agsafeset(b->fwd, S("label"), S(b->o->part == RG_DOT_BACKWARD ? "forward values read"
+    agsafeset(b->fwd, S("label"), S(b->v.o->part == RG_DOT_BACKWARD ? "forward values read"
                                                                   : "forward pass"),
               S(""));
     agsafeset(b->fwd, S("style"), S("rounded"), S(""));
@@ -546,15 +487,15 @@ static void add_clusters(builder *b)
 
 static void add_title(builder *b)
 {
-    const rg__dot_info *in = &b->info;
+    const rg__dot_info *in = &b->v.info;
     rg__sb *l = &b->sb;
     l->len = 0;
     if (l->s)
         l->s[0] = '\0';
-    if (b->o->title)
-        rg__sb_html(l, b->o->title);
-    if (b->frames) {
-        int k = b->o->frame;
+    if (b->v.o->title)
+        rg__sb_html(l, b->v.o->title);
+    if (b->v.frames) {
+        int k = b->v.o->frame;
         const rg__sweep *s = &in->sweeps[in->sel];
         if (l->len)
             rg__sb_str(l, "<BR/>");
@@ -562,19 +503,19 @@ static void add_title(builder *b)
             rg__sb_str(l, "frame 0: the forward pass; the reverse sweep has not started");
         } else if (k <= s->nsteps) {
             const rg_node *c = in->step_node[k];
-            rg__sb_printf(l, "step %d of %d: the chain rule through ", k, b->last);
+            rg__sb_printf(l, "step %d of %d: the chain rule through ", k, b->v.last);
             rg__dot_op_text(l, c);
             rg__sb_str(l, " ");
             rg__dot_node_name(l, c);
             bool built = false;
             for (size_t i = s->start; i < s->end && !built; i++)
-                built = b->g->nodes[i]->step == k;
+                built = b->v.g->nodes[i]->step == k;
             if (!built)
                 rg__sb_str(l, ": its inputs receive its gradient unchanged");
         } else {
             rg__sb_printf(l, "step %d of %d: exact zeros for the inputs the output does not "
                              "depend on",
-                          k, b->last);
+                          k, b->v.last);
         }
     }
     if (l->len) {
@@ -587,7 +528,7 @@ static void add_title(builder *b)
 static void declare(builder *b)
 {
     Agraph_t *r = b->root;
-    agattr(r, AGRAPH, S("rankdir"), S(b->o->rankdir ? b->o->rankdir : "LR"));
+    agattr(r, AGRAPH, S("rankdir"), S(b->v.o->rankdir ? b->v.o->rankdir : "LR"));
     agattr(r, AGRAPH, S("newrank"), S("true"));
     agattr(r, AGRAPH, S("fontname"), S("Helvetica"));
     agattr(r, AGRAPH, S("nodesep"), S("0.25"));
@@ -624,15 +565,15 @@ static void declare(builder *b)
 
 static void builder_free(builder *b)
 {
-    rg_graph *g = b->g;
+    rg_graph *g = b->v.g;
     rg__free(g, b->an);
-    rg__free(g, b->draw);
-    rg__free(g, b->path);
-    rg__free(g, b->alias);
-    rg__free(g, b->alias_head);
+    rg__free(g, b->v.draw);
+    rg__free(g, b->v.path);
+    rg__free(g, b->v.alias);
+    rg__free(g, b->v.alias_head);
     rg__free(g, b->sweepg);
     rg__sb_free(&b->sb);
-    rg__dot_info_free(g, &b->info);
+    rg__dot_info_free(g, &b->v.info);
 }
 
 static rg_status check_opts(rg_graph *g, const rg_dot_opts *o)
@@ -660,12 +601,12 @@ void *rg__dot_graph(rg_graph *g, const rg_dot_opts *opts)
         return NULL;
     builder b;
     memset(&b, 0, sizeof b);
-    b.g = g;
-    b.o = o;
+    b.v.g = g;
+    b.v.o = o;
     rg__sb_init(&b.sb, g);
-    if (rg__dot_analyse(g, o->sweep, &b.info) != RG_OK)
+    if (rg__dot_analyse(g, o->sweep, &b.v.info) != RG_OK)
         return NULL;
-    const rg__dot_info *in = &b.info;
+    const rg__dot_info *in = &b.v.info;
     if (o->frame >= 0) {
         if (in->sel < 0) {
             rg__fail(g, RG_ERR_ARG, "dot: frame %d of reverse sweep %d: the graph has %d sweeps",
@@ -674,31 +615,31 @@ void *rg__dot_graph(rg_graph *g, const rg_dot_opts *opts)
             return NULL;
         }
         const rg__sweep *s = &in->sweeps[in->sel];
-        b.last = s->maxstep > s->nsteps ? s->maxstep : s->nsteps;
-        if (o->frame > b.last) {
+        b.v.last = s->maxstep > s->nsteps ? s->maxstep : s->nsteps;
+        if (o->frame > b.v.last) {
             rg__fail(g, RG_ERR_ARG, "dot: reverse sweep %d has frames 0 to %d, not %d",
-                     o->sweep, b.last, o->frame);
+                     o->sweep, b.v.last, o->frame);
             builder_free(&b);
             return NULL;
         }
-        b.frames = true;
+        b.v.frames = true;
     }
     size_t n = in->n ? in->n : 1;
     b.an = rg__calloc(g, n, sizeof *b.an);
-    b.draw = rg__calloc(g, n, 1);
-    b.path = rg__calloc(g, n, 1);
-    b.alias = rg__malloc(g, n * sizeof *b.alias);
-    b.alias_head = rg__malloc(g, n * sizeof *b.alias_head);
+    b.v.draw = rg__calloc(g, n, 1);
+    b.v.path = rg__calloc(g, n, 1);
+    b.v.alias = rg__malloc(g, n * sizeof *b.v.alias);
+    b.v.alias_head = rg__malloc(g, n * sizeof *b.v.alias_head);
     b.sweepg = rg__calloc(g, (size_t)in->nsweeps + 1, sizeof *b.sweepg);
-    b.root = agopen(S("retrograd"), Agdirected, NULL);
-    if (!b.an || !b.draw || !b.path || !b.alias || !b.alias_head || !b.sweepg || !b.root) {
+    b.root = agopen(S("retrograd"), Agdirected, &disc);
+    if (!b.an || !b.v.draw || !b.v.path || !b.v.alias || !b.v.alias_head || !b.sweepg || !b.root) {
         if (b.root)
             agclose(b.root);
         builder_free(&b);
         rg__fail(g, RG_ERR_NOMEM, "dot: out of memory");
         return NULL;
     }
-    choose(&b);
+    rg__dot_choose(&b.v);
     declare(&b);
     add_clusters(&b);
     add_title(&b);
@@ -710,7 +651,7 @@ void *rg__dot_graph(rg_graph *g, const rg_dot_opts *opts)
     for (size_t i = 0; i < in->n && !any_grad; i++)
         any_grad = b.an[i] && g->nodes[i]->is_grad;
     if (!b.sb.oom && o->legend)
-        add_legend(&b, any_grad || (o->grads && in->sel >= 0));
+        add_legend(&b, any_grad, o->grads && in->sel >= 0);
     Agraph_t *root = b.root;
     bool oom = b.sb.oom;
     builder_free(&b);

@@ -359,3 +359,176 @@ void rg__dot_value_text(rg__sb *b, const rg__value *v, int precision, int max_in
         rg__sb_printf(b, "%lld NaN, %lld Inf", (long long)v->nan, (long long)v->inf);
     }
 }
+
+/* ---- labels of a drawing ---- */
+
+/* Gradient nodes a frame does not show yet (or sweeps after the selected one). */
+bool rg__dot_invisible(const rg__dot_view *view, const rg_node *n)
+{
+    if (!view->frames || !n->is_grad)
+        return false;
+    int s = view->info.sweep_of[n->id];
+    return s > view->info.sel || (s == view->info.sel && n->step > view->o->frame);
+}
+
+/* One table row holding `prefix` followed by the value (rows of a tensor on their own lines),
+ * in red when it holds a NaN or an infinity. A value a frame must not reveal yet is written
+ * in transparent ink: it keeps its room, so the layout stays put from frame to frame. */
+static void value_row(const rg__dot_view *view, rg__sb *l, const char *prefix, const rg__value *v,
+                      const char *color, bool hidden)
+{
+    const char *ink = v->nan || v->inf ? C_BAD : color;
+    rg__sb_printf(l, "<TR><TD><FONT COLOR=\"%s\">", ink);
+    rg__sb_str(l, prefix);
+    if (hidden)
+        rg__sb_str(l, "</FONT><FONT COLOR=\"transparent\">");
+    if (v->node->ndim > 0 && v->node->size <= view->o->max_inline &&
+        v->node->size > v->node->shape[v->node->ndim - 1])
+        rg__sb_str(l, "<BR/>"); /* a matrix starts on its own line */
+    rg__dot_value_text(l, v, view->o->precision, view->o->max_inline, "<BR/>");
+    rg__sb_str(l, "</FONT></TD></TR>");
+}
+
+/* In a frame: the selected sweep has not completed x's gradient yet. */
+bool rg__dot_unknown_yet(const rg__dot_view *view, size_t x)
+{
+    return view->frames && view->info.known_step[x] > view->o->frame;
+}
+
+static const char *kind_text(const rg_node *n)
+{
+    switch (n->kind) {
+    case RG_KIND_INPUT: return "input";
+    case RG_KIND_PARAM: return "parameter";
+    case RG_KIND_CONST: return "constant";
+    default: return NULL;
+    }
+}
+
+/* The gradient row of a node the selected sweep differentiated: "dL/dx = value", the value
+ * hidden in a frame before the step that completes it. */
+static void grad_row(const rg__dot_view *view, const rg_node *n, rg__sb *l)
+{
+    const rg__dot_info *in = &view->info;
+    const rg_node *gn = in->grad[n->id];
+    if (!gn || !view->o->grads)
+        return;
+    rg__sb prefix;
+    rg__sb_init(&prefix, view->g);
+    rg__dot_grad_name(&prefix, n);
+    rg__sb_str(&prefix, " = ");
+    rg__value v;
+    if (view->o->values && rg__dot_value(gn, &v))
+        value_row(view, l, rg__sb_get(&prefix), &v, C_GRAD, rg__dot_unknown_yet(view, n->id));
+    if (prefix.oom)
+        l->oom = true;
+    rg__sb_free(&prefix);
+}
+
+/* The HTML label of node n: a title (its name, the derivative it holds, or its op), a small
+ * line with op, shape, creation index and sweep step, its value, and its gradient. Sets *bad
+ * when the value holds a NaN or an infinity. */
+void rg__dot_label(const rg__dot_view *view, const rg_node *n, rg__sb *l, bool *bad)
+{
+    const rg__dot_info *in = &view->info;
+    int32_t alias = view->alias_head[n->id];
+    bool op_title = false;
+    rg__sb_str(l, "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\">"
+                  "<TR><TD><B>");
+    if (n->name) {
+        rg__sb_html(l, n->name);
+    } else if (n->is_grad && n->grad_of) {
+        rg__dot_grad_name(l, n->grad_of);
+    } else if (alias >= 0) {
+        rg__dot_grad_name(l, view->g->nodes[alias]);
+        alias = view->alias[alias];
+    } else {
+        rg__dot_op_text(l, n);
+        op_title = true;
+    }
+    rg__sb_str(l, "</B></TD></TR>");
+    /* the same node is also the gradient of these (an add passes its gradient through) */
+    for (; alias >= 0; alias = view->alias[alias]) {
+        rg__sb_printf(l, "<TR><TD><FONT COLOR=\"%s\"><B>= ",
+                      rg__dot_unknown_yet(view, (size_t)alias) ? "transparent" : C_TEXT);
+        rg__dot_grad_name(l, view->g->nodes[alias]);
+        rg__sb_str(l, "</B></FONT></TD></TR>");
+    }
+
+    rg__sb_str(l, "<TR><TD><FONT POINT-SIZE=\"9\" COLOR=\"" C_MUTED "\">");
+    if (!op_title) {
+        const char *k = kind_text(n);
+        if (k)
+            rg__sb_str(l, k);
+        else
+            rg__dot_op_text(l, n);
+        rg__sb_str(l, " ");
+    }
+    rg__dot_shape_text(l, n);
+    rg__sb_printf(l, " #%u", n->id);
+    if (n->is_grad)
+        rg__sb_printf(l, " step %d", n->step);
+    rg__sb_str(l, "</FONT></TD></TR>");
+
+    rg__value v;
+    *bad = false;
+    if (view->o->values && view->draw[n->id] == RG__SHOWN && rg__dot_value(n, &v)) {
+        *bad = v.nan || v.inf;
+        value_row(view, l, "= ", &v, C_TEXT, false);
+    }
+    if (view->draw[n->id] == RG__SHOWN && in->sel >= 0)
+        grad_row(view, n, l);
+    rg__sb_str(l, "</TABLE>");
+}
+
+/* Which nodes are drawn (part), which lie on the highlighted path, and which nodes share each
+ * gradient node (for its label). */
+void rg__dot_choose(rg__dot_view *view)
+{
+    const rg__dot_info *in = &view->info;
+    rg_graph *g = view->g;
+    rg_dot_part part = view->o->part;
+    for (size_t i = 0; i < in->n; i++) {
+        const rg_node *n = g->nodes[i];
+        view->alias_head[i] = view->alias[i] = -1;
+        if (part == RG_DOT_BOTH || (part == RG_DOT_FORWARD && !n->is_grad) ||
+            (part == RG_DOT_BACKWARD && n->is_grad))
+            view->draw[i] = RG__SHOWN;
+    }
+    if (part == RG_DOT_BACKWARD)
+        for (size_t i = 0; i < in->n; i++) {
+            const rg_node *n = g->nodes[i];
+            if (in->sel >= 0 && in->grad[i] && view->draw[i] == RG__HIDDEN)
+                view->draw[i] = RG__FADED;
+            if (!n->is_grad)
+                continue;
+            for (int k = 0; k < n->arity; k++)
+                if (view->draw[n->in[k]->id] == RG__HIDDEN)
+                    view->draw[n->in[k]->id] = RG__FADED;
+            if (n->grad_of && view->draw[n->grad_of->id] == RG__HIDDEN)
+                view->draw[n->grad_of->id] = RG__FADED;
+        }
+    for (size_t i = in->n; i-- > 0;)
+        if (in->sel >= 0 && in->shared[i]) {
+            size_t gid = in->grad[i]->id;
+            view->alias[i] = view->alias_head[gid];
+            view->alias_head[gid] = (int32_t)i;
+        }
+    const rg_node *from = view->o->from, *to = view->o->to;
+    if (from && to && from->g == g && to->g == g && from->id <= to->id) {
+        /* descendants of `from` that are ancestors of `to` */
+        uint8_t *down = view->path;
+        down[from->id] = 1;
+        for (size_t i = from->id + 1; i <= to->id; i++)
+            for (int k = 0; k < g->nodes[i]->arity; k++)
+                if (down[g->nodes[i]->in[k]->id] & 1)
+                    down[i] |= 1;
+        down[to->id] |= 2;
+        for (size_t i = to->id + 1; i-- > from->id;)
+            if (down[i] & 2)
+                for (int k = 0; k < g->nodes[i]->arity; k++)
+                    down[g->nodes[i]->in[k]->id] |= 2;
+        for (size_t i = 0; i < in->n; i++)
+            down[i] = down[i] == 3;
+    }
+}

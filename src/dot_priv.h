@@ -105,4 +105,42 @@ double rg__dot_get(const rg__value *v, int64_t i);
 void rg__dot_value_text(rg__sb *b, const rg__value *v, int precision, int max_inline,
                         const char *br);
 
+/* ---- what a drawing shows (dot_label.c) ---- */
+
+/* Colours: one hue per kind of node, light fills so black text stays readable. */
+#define C_TEXT "#1f2937"
+#define C_MUTED "#6b7280"
+#define C_GRAD "#7e22ce"
+#define C_GRAD_FILL "#f3e8ff"
+#define C_BAD "#dc2626"
+#define C_BAD_FILL "#fee2e2"
+#define C_HOT "#ea580c"
+#define C_HOT_FILL "#fed7aa"
+#define C_FADED "#9ca3af"
+
+enum { RG__HIDDEN = 0, RG__SHOWN = 1, RG__FADED = 2 };
+
+/* The drawing's decisions, independent of Graphviz. */
+typedef struct rg__dot_view {
+    rg_graph *g;
+    const rg_dot_opts *o;
+    rg__dot_info info;
+    uint8_t *draw;       /* per node id: RG__HIDDEN, RG__SHOWN, or RG__FADED (context for the
+                            backward part) */
+    uint8_t *path;       /* per node id: on the highlighted path */
+    int32_t *alias;      /* per node id: next node sharing the same gradient node (-1 ends) */
+    int32_t *alias_head; /* per gradient node id: first node that shares it (-1: none) */
+    bool frames;         /* drawing one frame of the selected sweep */
+    int last;            /* last frame of the selected sweep */
+} rg__dot_view;
+
+/* Fills draw, path and the alias lists from the options and the analysis. */
+void rg__dot_choose(rg__dot_view *v);
+/* A gradient node a frame does not show yet (or one of a later sweep). */
+bool rg__dot_invisible(const rg__dot_view *v, const rg_node *n);
+/* In a frame: the selected sweep has not completed x's gradient yet. */
+bool rg__dot_unknown_yet(const rg__dot_view *v, size_t x);
+/* The HTML label of node n; *bad is set when its value holds a NaN or an infinity. */
+void rg__dot_label(const rg__dot_view *v, const rg_node *n, rg__sb *l, bool *bad);
+
 #endif

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "expr.h"
 #include "retrograd.h"
+#include "train.h"
 
 typedef struct command {
     const char *name;
@@ -15,6 +16,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"expr", expr_main, "evaluate an expression and its gradients (and Hessian)"},
+    {"train", train_main, "train a classifier (MLP) on a data set; plots and model files"},
+    {"predict", predict_main, "classify data with a saved model"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

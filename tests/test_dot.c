@@ -494,6 +494,47 @@ START_TEST(test_values_need_keep)
 }
 END_TEST
 
+/* An empty graph, a graph of leaves, and bad arguments. */
+START_TEST(test_small_and_bad)
+{
+    rg_graph *g = rg_graph_new(RG_F32);
+    Agraph_t *a = dot_read(g, NULL);
+    ck_assert_int_eq(count_nodes(a), 0);
+    agclose(a);
+    ck_assert_int_eq(rg_dot_sweep_count(g), 0);
+    ck_assert_int_eq(rg_dot_frame_count(g, 1), 0);
+    ck_assert_ptr_null(rg_dot_step_node(g, 1, 1));
+    rg_node *c = rg_const(g, 1, (int64_t[]){20}, NULL); /* zeros, summarised */
+    a = dot_read(g, NULL);
+    ck_assert_int_eq(count_nodes(a), 1);
+    ck_assert(has(label(dnode(a, c)), "min 0  mean 0  max 0"));
+    agclose(a);
+    ck_assert_int_eq(rg_dot_write(NULL, stdout, NULL), RG_ERR_ARG);
+    ck_assert_int_eq(rg_dot_write(g, NULL, NULL), RG_ERR_ARG);
+    rg_graph_clear_error(g);
+    rg_dot_opts o = rg_dot_defaults();
+    o.frame = 0; /* no sweep to take frames of */
+    FILE *f = tmpfile();
+    ck_assert_int_eq(rg_dot_write(g, f, &o), RG_ERR_ARG);
+    rg_graph_clear_error(g);
+    ck_assert_int_eq(rg_dot_save_frames(g, "/tmp", "dot", NULL, NULL), RG_ERR_ARG);
+    ck_assert(has(rg_graph_errmsg(g), "no reverse sweep"));
+    rg_graph_clear_error(g);
+    o = rg_dot_defaults();
+    o.precision = 0;
+    ck_assert_int_eq(rg_dot_write(g, f, &o), RG_ERR_ARG);
+    rg_graph_clear_error(g);
+    /* a node of another graph cannot be highlighted */
+    rg_graph *h = rg_graph_new(RG_F32);
+    o = rg_dot_defaults();
+    o.from = o.to = rg_scalar(h, 1);
+    ck_assert_int_eq(rg_dot_write(g, f, &o), RG_ERR_GRAPH);
+    fclose(f);
+    rg_graph_free(h);
+    rg_graph_free(g);
+}
+END_TEST
+
 /* ---- frames ------------------------------------------------------------------------------- */
 
 START_TEST(test_frames)
@@ -870,6 +911,7 @@ static Suite *dot_suite(void)
     tcase_add_test(tc, test_edge_positions);
     tcase_add_test(tc, test_nan_in_red);
     tcase_add_test(tc, test_values_need_keep);
+    tcase_add_test(tc, test_small_and_bad);
     suite_add_tcase(s, tc);
     tc = tcase_create("frames");
     tcase_add_test(tc, test_frames);

@@ -74,7 +74,9 @@ rg_status rg_dot_save(rg_graph *g, const char *path, const rg_dot_opts *opts);
 bool rg_dot_can_render(void);
 
 /* Lays the graph out with Graphviz's dot and renders it in `format` ("svg", "png", or any
- * format the installed Graphviz plugins know) to f. Without libgvc: RG_ERR_UNSUPPORTED. */
+ * format the installed Graphviz plugins know) to f. Without libgvc: RG_ERR_UNSUPPORTED.
+ * Graphviz is not reentrant: the process keeps one Graphviz context, made on the first
+ * render, and renders from several threads take turns. */
 rg_status rg_dot_render(rg_graph *g, FILE *f, const char *format, const rg_dot_opts *opts);
 
 /* As rg_dot_render() to `path`, atomically. A NULL format is taken from the path's extension

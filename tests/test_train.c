@@ -477,7 +477,7 @@ START_TEST(plot_and_curve)
     /* legend markers: 2 class swatches and 2 point kinds are circles, one is a diamond */
     ck_assert_int_eq(circles, 160 + 4);
     ck_assert_int_eq(diamonds, 40 + 1);
-    ck_assert(strstr(svg, "<rect x="));
+    ck_assert(strstr(svg, "<path fill=\"#"));
     free(svg);
     svg = read_file("curve.svg", NULL);
     ck_assert(strncmp(svg, "<?xml", 5) == 0 && strstr(svg, "</svg>\n"));
@@ -520,6 +520,7 @@ static const bad_case bad_cases[] = {
     {{"train", "--batch", "2x"}, "--batch: '2x' is not an integer"},
     {{"train", "--hidden", "64,0"}, "--hidden: '0' is not a layer size"},
     {{"train", "--hidden", "64,,8"}, "--hidden: '' is not a layer size"},
+    {{"train", "--hidden", ""}, "--hidden: '' is not a layer size"},
     {{"train", "--act", "swish"}, "--act: unknown value 'swish'"},
     {{"train", "--opt", "rmsprop"}, "--opt: unknown value 'rmsprop'"},
     {{"train", "--json=yes"}, "option '--json' takes no value"},
@@ -582,6 +583,18 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* A learning rate far too large: the loss overflows, and the run stops with status 1 and a
+ * hint instead of training on NaNs. */
+START_TEST(divergence)
+{
+    RUN("train", "--opt", "sgd", "--lr", "100000", "--quiet", "--save", "never.rgm");
+    ck_assert_int_eq(run_status, 1);
+    ck_assert_msg(strstr(run_err, "retrograd: training diverged: the loss is "), "%s", run_err);
+    ck_assert(strstr(run_err, "smaller --lr"));
+    ck_assert_msg(access(path_in("never.rgm"), F_OK) != 0, "a diverged model was saved");
+}
+END_TEST
+
 START_TEST(help)
 {
     RUN("train", "--help");
@@ -616,6 +629,7 @@ static Suite *train_suite(void)
         {"test_data", test_data_file},
         {"pictures", plot_and_curve},
         {"dot", dot_graph},
+        {"divergence", divergence},
         {"help", help},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

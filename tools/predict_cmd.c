@@ -38,8 +38,8 @@ static void usage(FILE *f)
           "With labels it prints the accuracy and the confusion matrix (rows: true class,\n"
           "columns: predicted class).\n"
           "\n"
-          "exit status: 0 success, 2 bad input (options, data, a model that does not fit the\n"
-          "data, a damaged model file)\n",
+          "exit status: 0 success, 1 the predictions could not be written, 2 bad input\n"
+          "(options, data, a model that does not fit the data, a damaged model file)\n",
           f);
 }
 
@@ -254,8 +254,11 @@ int predict_main(int argc, char **argv)
     bool probs = arch.loss == RG_LOSS_CROSS_ENTROPY;
     if (probs)
         softmax_rows(scores, ds->n, k, scores);
-    if (o.out && (rc = write_out(&o, model, ds, pred, scores, k, probs)) != CLI_OK)
+    /* the path was checked first: a failure now is the system's, exit status 1 */
+    if (o.out && write_out(&o, model, ds, pred, scores, k, probs) != CLI_OK) {
+        rc = CLI_FAILED;
         goto done;
+    }
     double seconds = progress_now() - t0;
     if (o.json) {
         print_json(&o, &arch, ds, correct, conf, seconds);

@@ -234,30 +234,42 @@ static double level_amount(int q)
     return 0.14 + 0.11 * q;
 }
 
-/* One rectangle per run of equal cells along a row: a few thousand elements instead of one
- * per cell. */
+/* Each run of equal cells along a row is a rectangle; the rectangles of one colour form one
+ * path ("M x y h w v h h -w z" each), which keeps the file to tens of kilobytes. */
 static void draw_cells(FILE *f, const regions_plot *p, double left, double top, double size)
 {
     double cw = size / p->nx, ch = size / p->ny;
     fputs("<g shape-rendering=\"crispEdges\">\n", f);
-    for (int j = 0; j < p->ny; j++) {
-        double y = top + size - (j + 1) * ch;
-        int i = 0;
-        while (i < p->nx) {
-            int64_t c0 = (int64_t)j * p->nx + i;
-            int64_t cls = p->cell_class[c0];
-            int q = conf_level(p, c0);
-            int run = 1;
-            while (i + run < p->nx && p->cell_class[c0 + run] == cls &&
-                   conf_level(p, c0 + run) == q)
-                run++;
-            char hex[8];
-            tint_hex((int)cls, level_amount(q), hex);
-            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>\n",
-                    left + i * cw, y, run * cw, ch, hex);
-            i += run;
+    for (int k = 0; k < p->nclasses; k++)
+        for (int q = 0; q < LEVELS; q++) {
+            bool open = false;
+            for (int j = 0; j < p->ny; j++) {
+                double y = top + size - (j + 1) * ch;
+                int i = 0;
+                while (i < p->nx) {
+                    int64_t c0 = (int64_t)j * p->nx + i;
+                    int64_t cls = p->cell_class[c0];
+                    int lv = conf_level(p, c0);
+                    int run = 1;
+                    while (i + run < p->nx && p->cell_class[c0 + run] == cls &&
+                           conf_level(p, c0 + run) == lv)
+                        run++;
+                    if (cls == k && lv == q) {
+                        if (!open) {
+                            char hex[8];
+                            tint_hex(k, level_amount(q), hex);
+                            fprintf(f, "<path fill=\"%s\" d=\"", hex);
+                            open = true;
+                        }
+                        /* %g: the cells are whole pixels on the default grid */
+                        fprintf(f, "M%g %gh%gv%gh%gz", left + i * cw, y, run * cw, ch, -run * cw);
+                    }
+                    i += run;
+                }
+            }
+            if (open)
+                fputs("\"/>\n", f);
         }
-    }
     fputs("</g>\n", f);
 }
 

@@ -36,7 +36,7 @@ const char *opt_value(int argc, char **argv, int *i, const char *name);
  * number in [lo, hi]. */
 bool opt_f64(const char *name, const char *text, double lo, double hi, double *out);
 bool opt_i64(const char *name, const char *text, int64_t lo, int64_t hi, int64_t *out);
-/* "64,64" into sizes[0..*n-1] (at most TRAIN_MAX_HIDDEN); "none" or "" gives *n = 0. */
+/* "64,64" into sizes[0..*n-1] (at most TRAIN_MAX_HIDDEN); "none" gives *n = 0. */
 bool opt_hidden(const char *text, int64_t *sizes, int *n);
 /* The unknown-option message for `cmd`; returns CLI_BAD_INPUT. */
 int opt_unknown(const char *cmd, const char *arg);

@@ -408,18 +408,15 @@ static void print_json(const train_run *r)
     printf("}\n");
 }
 
+/* The files asked for. Their paths were checked before training, so a failure here is the
+ * system's (a full disk): exit status 1, as for a run that did not succeed. */
 static int outputs(train_run *r)
 {
     const train_opts *o = &r->o;
-    int rc = CLI_OK;
-    if (o->save && (rc = save(r)) != CLI_OK)
-        return rc;
-    if (o->plot && (rc = train_write_plot(r, o->plot)) != CLI_OK)
-        return rc;
-    if (o->curve && (rc = train_write_curve(r, o->curve)) != CLI_OK)
-        return rc;
-    if (o->dot && (rc = write_dot(r)) != CLI_OK)
-        return rc;
+    if ((o->save && save(r) != CLI_OK) || (o->plot && train_write_plot(r, o->plot) != CLI_OK) ||
+        (o->curve && train_write_curve(r, o->curve) != CLI_OK) ||
+        (o->dot && write_dot(r) != CLI_OK))
+        return CLI_FAILED;
     return CLI_OK;
 }
 

@@ -75,7 +75,9 @@ bool opt_i64(const char *name, const char *text, int64_t lo, int64_t hi, int64_t
 bool opt_hidden(const char *text, int64_t *sizes, int *n)
 {
     *n = 0;
-    if (strcmp(text, "none") == 0 || *text == '\0')
+    /* an empty value is refused rather than read as no layers: it is more often an unset
+     * shell variable than a wish for a linear model, which 'none' asks for */
+    if (strcmp(text, "none") == 0)
         return true;
     const char *s = text;
     for (;;) {

@@ -544,6 +544,8 @@ static const bad_case bad_cases[] = {
     {{"predict", "--model", "m.rgm", "--data", "xor"}, "xor has 2 features per row"},
     {{"predict", "--model", "m.rgm", "--data", "other.csv"},
      "line 3, column 5 (colour): 'purple'"},
+    {{"predict", "--model", "numbered.rgm", "--data", "named.csv"},
+     "named.csv: the labels are names ('no', ...), but the model's classes are numbers (0 to 1)"},
     {{"predict", "--model", "truncated.rgm", "--data", "blobs.csv"}, "truncated.rgm: truncated"},
     {{"predict", "--model", "flipped.rgm", "--data", "blobs.csv"}, "checksum mismatch"},
     {{"predict", "--model", "blobs.csv", "--data", "blobs.csv"}, "not a retrograd model file"},
@@ -560,11 +562,16 @@ START_TEST(bad_input)
     const char *ragged = "a,b,c\n1,2,0\n3,4,1\n5,6\n";
     const char *one = "a,b,c\n1,2,0\n3,4,0\n";
     const char *other = "f1,f2,f3,f4,colour\n1,2,3,4,red\n1,2,3,4,purple\n";
+    const char *named = "x,y,label\n1,1,yes\n1,-1,no\n";
     write_file("bad.csv", bad, strlen(bad));
     write_file("ragged.csv", ragged, strlen(ragged));
     write_file("one.csv", one, strlen(one));
     write_file("other.csv", other, strlen(other));
+    write_file("named.csv", named, strlen(named));
     RUN("train", "--data", "blobs.csv", "--epochs", "1", "--save", "m.rgm", "--quiet");
+    assert_ok();
+    RUN("train", "--data", "xor", "--epochs", "1", "--hidden", "4", "--save", "numbered.rgm",
+        "--quiet");
     assert_ok();
     /* a damaged copy (one bit flipped in the middle) and a truncated one */
     size_t len;

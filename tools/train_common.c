@@ -330,6 +330,11 @@ static int check_fit(const char *spec, const data_req *req, const rg_dataset *ds
                         (long long)ds->d, ds->d == 1 ? "" : "s", (long long)req->features);
     if (req->labels_required && ds->kind != RG_TARGET_CLASS)
         return cli_fail("%s has no class labels", spec);
+    /* text labels would be numbered in sorted order, which need not be the model's order */
+    if (req->nclasses > 0 && !req->class_names && ds->class_names)
+        return cli_fail("%s: the labels are names ('%.40s', ...), but the model's classes are "
+                        "numbers (0 to %d)",
+                        spec, ds->class_names[0], (int)req->nclasses - 1);
     if (ds->kind == RG_TARGET_CLASS && req->nclasses > 0)
         for (int64_t i = 0; i < ds->n; i++)
             if (ds->labels[i] >= req->nclasses)

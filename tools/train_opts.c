@@ -24,14 +24,15 @@
 
 void train_usage(FILE *f)
 {
-    fputs("usage: retrograd train [--data spiral|moons|circles|xor|FILE.csv|IMAGES.idx:LABELS.idx]\n"
-          "                       [--label-col N|NAME] [--test-split F] [--test-data FILE]\n"
-          "                       [--standardize] [--hidden 64,64] [--act relu|tanh|sigmoid|leaky_relu]\n"
-          "                       [--loss ce|mse] [--opt sgd|adam|adamw] [--lr F] [--momentum F]\n"
-          "                       [--nesterov] [--weight-decay F] [--schedule constant|step|cosine]\n"
-          "                       [--clip F] [--batch N] [--epochs N] [--seed N] [--threads N]\n"
-          "                       [--save MODEL] [--resume MODEL] [--plot FILE.svg]\n"
-          "                       [--curve FILE.svg] [--dot FILE] [--json] [--quiet]\n"
+    fputs("usage: retrograd train\n"
+          "         [--data spiral|moons|circles|xor|FILE.csv|IMAGES.idx:LABELS.idx]\n"
+          "         [--label-col N|NAME] [--test-split F] [--test-data FILE] [--standardize]\n"
+          "         [--hidden 64,64] [--act relu|tanh|sigmoid|leaky_relu] [--loss ce|mse]\n"
+          "         [--opt sgd|adam|adamw] [--lr F] [--momentum F] [--nesterov]\n"
+          "         [--weight-decay F] [--schedule constant|step|cosine] [--clip F]\n"
+          "         [--batch N] [--epochs N] [--seed N] [--threads N]\n"
+          "         [--save MODEL] [--resume MODEL] [--plot FILE.svg]\n"
+          "         [--curve FILE.svg] [--dot FILE] [--json] [--quiet]\n"
           "\n"
           "Trains a multi-layer perceptron classifier by mini-batch gradient descent: the\n"
           "network, its loss and their gradients are one graph, differentiated by the generic\n"
@@ -91,8 +92,8 @@ void train_usage(FILE *f)
           "\n"
           "examples:\n"
           "  retrograd train --plot spiral.svg --curve curve.svg\n"
-          "  retrograd train --data iris.csv --standardize --hidden 64 --opt sgd --momentum 0.9 \\\n"
-          "                  --epochs 30 --test-split 0.2 --save iris.rgm\n",
+          "  retrograd train --data iris.csv --standardize --hidden 64 --opt sgd \\\n"
+          "                  --momentum 0.9 --epochs 30 --test-split 0.2 --save iris.rgm\n",
           f);
 }
 
@@ -302,8 +303,8 @@ int train_merge_resume(train_opts *o, const char *path, const rg_model *model,
     if (o->hidden_given && !same_hidden(&o->arch, arch))
         return cli_fail("--hidden does not match %s, which is a %s network", path, want);
     if (o->act_given && o->arch.act != arch->act)
-        return cli_fail("--act %s does not match %s, which uses %s", rg_activation_name(o->arch.act),
-                        path, rg_activation_name(arch->act));
+        return cli_fail("--act %s does not match %s, which uses %s",
+                        rg_activation_name(o->arch.act), path, rg_activation_name(arch->act));
     if (o->loss_given && o->arch.loss != arch->loss)
         return cli_fail("--loss %s does not match %s, which was trained with %s",
                         net_loss_name(o->arch.loss), path, net_loss_name(arch->loss));

@@ -391,6 +391,28 @@ rg_status rg_gradcheck_adjoint(rg_node *y, int n, rg_node *const *xs,
 /* Writes a one-paragraph summary of the report into buf; returns buf. */
 char *rg_gradcheck_format(const rg_gradcheck_report *r, char *buf, size_t len);
 
+/* ---------------------------------------------------------------------------------------
+ * The BLAS behind matmul
+ *
+ * GEMM runs on OpenBLAS when the build allows it and the library can be loaded, else on a
+ * portable blocked loop. OpenBLAS is loaded at the first matmul (or the first call below), and
+ * when OPENBLAS_CORETYPE is unset its kernels are chosen from the CPU's features (AVX-512
+ * F/BW/VL/DQ: SkylakeX; AVX2 and FMA: Haswell) so that CPUs newer than the library still get
+ * fast ones; a value the user set is used as it is. See docs/performance.md.
+ * ------------------------------------------------------------------------------------- */
+
+/* One line naming the backend, where it was loaded from, its kernel type and where that came
+ * from, and its thread count, e.g. "OpenBLAS 0.3.21 (libopenblas.so.0), core SkylakeX (chosen
+ * by retrograd from the CPU's features), 2 threads". The string belongs to the calling thread
+ * and stays valid until its next call. Loads the backend if no matmul has yet. */
+const char *rg_blas_info(void);
+
+/* Makes GEMM use n threads: RG_OK when the backend now runs on n; RG_ERR_ARG for n < 1;
+ * RG_ERR_DOMAIN when it capped the count (rg_blas_info() tells the count in use);
+ * RG_ERR_UNSUPPORTED when the backend cannot be told (the portable loop runs on one thread,
+ * so n = 1 is RG_OK for it). The setting is process-wide. */
+rg_status rg_blas_set_threads(int n);
+
 #ifdef __cplusplus
 }
 #endif
@@ -399,7 +421,6 @@ char *rg_gradcheck_format(const rg_gradcheck_report *r, char *buf, size_t len);
 #include "retrograd/optim.h"
 #include "retrograd/data.h"
 #include "retrograd/io.h"
-#include "retrograd/dot.h"
 #include "retrograd/dot.h"
 
 #endif /* RETROGRAD_H */

@@ -8,9 +8,6 @@
 #include "retrograd.h"
 #include "train.h"
 
-/* retrograd dot (tools/dot_cmd.c) */
-int dot_main(int argc, char **argv);
-
 typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -21,7 +18,6 @@ static const command commands[] = {
     {"expr", expr_main, "evaluate an expression and its gradients (and Hessian)"},
     {"train", train_main, "train a classifier (MLP) on a data set; plots and model files"},
     {"predict", predict_main, "classify data with a saved model"},
-    {"dot", dot_main, "draw a saved model's graph, forward and backward (Graphviz)"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -58,6 +54,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(a, "--version") == 0) {
         printf("%s\n", rg_version());
+        /* stdout stays the bare version for scripts; the BLAS in use is for the reader */
+        fprintf(stderr, "blas: %s\n", rg_blas_info());
         return CLI_OK;
     }
     const command *cmd = find_command(a);

@@ -5,15 +5,13 @@
  * (ldb >= k). C has leading dimension ldc >= n. As in BLAS, beta == 0 overwrites C without
  * reading it (a NaN already in C does not leak into the result).
  *
- * With CBLAS the work goes to cblas_[sd]gemm. The portable loop below is the fallback and
- * also covers sizes that do not fit CBLAS's int arguments. */
+ * When a BLAS is available (blas.c: OpenBLAS loaded at run time, or a linked CBLAS) the work
+ * goes to its cblas_[sd]gemm. The portable loop below is the fallback and also covers sizes
+ * that do not fit CBLAS's int arguments. */
 #include "internal.h"
+#include "kernels/blas.h"
 
 #include <limits.h>
-
-#ifdef RG_HAVE_CBLAS
-#include <cblas.h>
-#endif
 
 /* Block sizes of the portable loop. A KC x NC panel of op(B) is reused by every row of C,
  * so it should sit in L2 and one of its rows (NC elements) in L1; the packing buffer lives
@@ -136,7 +134,6 @@
 RG__DEFINE_GEMM(float, f32)
 RG__DEFINE_GEMM(double, f64)
 
-#ifdef RG_HAVE_CBLAS
 /* CBLAS takes int sizes and rejects (printing through xerbla) a leading dimension of 0,
  * which a k == 0 product would pass: those cases stay on the portable path. */
 static bool cblas_fits(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc)
@@ -145,20 +142,23 @@ static bool cblas_fits(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb
            lda >= 1 && lda <= INT_MAX && ldb >= 1 && ldb <= INT_MAX && ldc >= 1 &&
            ldc <= INT_MAX;
 }
-#endif
+
+static int cblas_trans(bool t)
+{
+    return t ? RG__CBLAS_TRANS : RG__CBLAS_NO_TRANS;
+}
 
 void rg__sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     if (m <= 0 || n <= 0)
         return;
-#ifdef RG_HAVE_CBLAS
-    if (cblas_fits(m, n, k, lda, ldb, ldc)) {
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    const rg__blas *blas = rg__blas_get();
+    if (blas && cblas_fits(m, n, k, lda, ldb, ldc)) {
+        blas->sgemm(RG__CBLAS_ROW_MAJOR, cblas_trans(ta), cblas_trans(tb), (int)m, (int)n, (int)k,
+                    alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
         return;
     }
-#endif
     gemm_portable_f32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
@@ -167,12 +167,11 @@ void rg__dgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, 
 {
     if (m <= 0 || n <= 0)
         return;
-#ifdef RG_HAVE_CBLAS
-    if (cblas_fits(m, n, k, lda, ldb, ldc)) {
-        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    const rg__blas *blas = rg__blas_get();
+    if (blas && cblas_fits(m, n, k, lda, ldb, ldc)) {
+        blas->dgemm(RG__CBLAS_ROW_MAJOR, cblas_trans(ta), cblas_trans(tb), (int)m, (int)n, (int)k,
+                    alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
         return;
     }
-#endif
     gemm_portable_f64(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

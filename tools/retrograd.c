@@ -8,6 +8,9 @@
 #include "retrograd.h"
 #include "train.h"
 
+/* retrograd dot (tools/dot_cmd.c) */
+int dot_main(int argc, char **argv);
+
 typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -18,6 +21,7 @@ static const command commands[] = {
     {"expr", expr_main, "evaluate an expression and its gradients (and Hessian)"},
     {"train", train_main, "train a classifier (MLP) on a data set; plots and model files"},
     {"predict", predict_main, "classify data with a saved model"},
+    {"dot", dot_main, "draw a saved model's graph, forward and backward (Graphviz)"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

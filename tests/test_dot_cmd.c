@@ -1,0 +1,356 @@
+/* `retrograd dot` end to end: every test runs the built binary (its path comes in
+ * RETROGRAD_BIN) in a temporary directory of its own, on a model that `retrograd train` saves
+ * there, and checks the exit status, the pictures written and the one-line error messages. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "retrograd.h"
+
+/* ---- running the binary -------------------------------------------------------------- */
+
+static int run_status;
+static char run_out[1 << 16];
+static char run_err[1 << 14];
+/* Where the test's files go: a fresh directory per test. */
+static char dir[64];
+
+static void slurp(FILE *f, char *buf, size_t cap)
+{
+    rewind(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+}
+
+/* Runs RETROGRAD_BIN with argv (NULL-terminated, without argv[0]) in the test directory;
+ * stdout and stderr go to run_out and run_err. Returns the exit status. */
+static int run_argv(const char *const *argv)
+{
+    const char *bin = getenv("RETROGRAD_BIN");
+    ck_assert_msg(bin && *bin, "RETROGRAD_BIN is not set");
+    FILE *out = tmpfile(), *err = tmpfile();
+    ck_assert(out && err);
+    int nargs = 0;
+    while (argv[nargs])
+        nargs++;
+    const char **args = calloc((size_t)nargs + 2, sizeof *args);
+    ck_assert_ptr_nonnull(args);
+    args[0] = bin;
+    memcpy(args + 1, argv, (size_t)nargs * sizeof *args);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0)
+            _exit(126);
+        dup2(fileno(out), 1);
+        dup2(fileno(err), 2);
+        execv(bin, (char *const *)args);
+        _exit(127);
+    }
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    run_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    slurp(out, run_out, sizeof run_out);
+    slurp(err, run_err, sizeof run_err);
+    fclose(out);
+    fclose(err);
+    free(args);
+    return run_status;
+}
+
+#define RUN(...) run_argv((const char *const[]){__VA_ARGS__, NULL})
+
+static void assert_ok(void)
+{
+    ck_assert_msg(run_status == 0, "status %d, stderr: %s", run_status, run_err);
+    ck_assert_msg(run_err[0] == '\0', "stderr: %s", run_err);
+}
+
+/* An error: status 2, nothing on stdout, one line on stderr starting "retrograd: " and
+ * containing `what`. */
+static void assert_error(const char *what)
+{
+    ck_assert_msg(run_status == 2, "status %d, expected 2 (stderr: %s)", run_status, run_err);
+    ck_assert_msg(run_out[0] == '\0', "stdout: %s", run_out);
+    ck_assert_msg(strncmp(run_err, "retrograd: ", 11) == 0, "stderr: %s", run_err);
+    size_t len = strlen(run_err);
+    ck_assert_msg(len > 0 && run_err[len - 1] == '\n' && !memchr(run_err, '\n', len - 1),
+                  "not one line: %s", run_err);
+    ck_assert_msg(strstr(run_err, what), "stderr '%s' lacks '%s'", run_err, what);
+}
+
+/* ---- files --------------------------------------------------------------------------- */
+
+static char *path_in(const char *name)
+{
+    static char buf[4][128];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}
+
+static bool exists(const char *name)
+{
+    struct stat st;
+    return stat(path_in(name), &st) == 0;
+}
+
+static char *read_file(const char *name, size_t *len)
+{
+    FILE *f = fopen(path_in(name), "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", name);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+    FILE *f = fopen(path_in(name), "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+/* Every test starts with a fresh directory holding M, a tiny model trained on xor (the
+ * default network, 2-64-64-2 relu with cross-entropy). */
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/rg_dotcmd_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    RUN("train", "--data", "xor", "--epochs", "5", "--save", "M", "--quiet");
+    ck_assert_msg(run_status == 0, "training failed (%d): %s", run_status, run_err);
+    ck_assert(exists("M"));
+}
+
+static void teardown(void)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- DOT ----------------------------------------------------------------------------- */
+
+/* The node whose title (the bold first line of its label) is `name`. */
+static bool has_node(const char *dot, const char *name)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "<B>%s</B>", name);
+    return strstr(dot, pat) != NULL;
+}
+
+/* A dashed edge labelled `label`: the gradient tie from a gradient node to the forward node
+ * it is the gradient of. The attributes of one edge statement lie between its "->" and the
+ * "]" that closes its attribute list. */
+static bool has_dashed_tie(const char *dot, const char *label)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "label=<%s>", label);
+    for (const char *p = strstr(dot, pat); p; p = strstr(p + 1, pat)) {
+        const char *arrow = NULL;
+        for (const char *q = dot; (q = strstr(q, "->")) && q < p; q++)
+            arrow = q;
+        if (!arrow || memchr(arrow, ']', (size_t)(p - arrow)))
+            continue;
+        const char *close = strchr(p, ']');
+        const char *dashed = strstr(arrow, "style=dashed");
+        if (dashed && close && dashed < close)
+            return true;
+    }
+    return false;
+}
+
+/* The DOT of the model holds the lecture's names, values and the gradient ties. */
+START_TEST(dot_file)
+{
+    RUN("dot", "--model", "M", "--dot", "out.dot");
+    assert_ok();
+    char *dot = read_file("out.dot", NULL);
+    ck_assert(strncmp(dot, "digraph", 7) == 0);
+    static const char *const names[] = {"x", "y", "W1", "b1", "a1", "h1", "W2", "b2", "a2",
+                                        "h2", "W3", "b3", "a3", "loss"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        ck_assert_msg(has_node(dot, names[i]), "no node %s", names[i]);
+    /* two hidden layers: no fourth layer */
+    ck_assert(!has_node(dot, "W4"));
+    static const char *const ties[] = {"dL/dW1", "dL/db1", "dL/da1", "dL/dh1", "dL/dW3"};
+    for (size_t i = 0; i < sizeof ties / sizeof *ties; i++)
+        ck_assert_msg(has_dashed_tie(dot, ties[i]), "no dashed tie %s", ties[i]);
+    /* the parameter shows its gradient, the input its value: one row of zeros (the default
+     * batch of 1 without --data), the label class 0 */
+    ck_assert(strstr(dot, "dL/dW1 = "));
+    ck_assert(strstr(dot, "input [1,2] #0"));
+    ck_assert(strstr(dot, "= [0, 0]"));
+    ck_assert(strstr(dot, "batch 1"));
+    free(dot);
+}
+END_TEST
+
+/* --data takes the first --batch rows: the input's shape follows, and its values are no
+ * longer zeros. The drawing options reach the picture. */
+START_TEST(data_batch_and_options)
+{
+    RUN("dot", "--model", "M", "--data", "xor", "--batch", "4", "--dot", "b.dot",
+        "--forward-only", "--rankdir", "TB", "--highlight", "W1:loss");
+    assert_ok();
+    char *dot = read_file("b.dot", NULL);
+    ck_assert(strstr(dot, "input [4,2] #0"));
+    ck_assert(strstr(dot, "batch 4"));
+    ck_assert(!strstr(dot, "= [0, 0, 0, 0, 0, 0, 0, 0]"));
+    ck_assert(strstr(dot, "rankdir=TB"));
+    /* forward only: no gradient node, hence no tie */
+    ck_assert(has_node(dot, "W1"));
+    ck_assert(!has_dashed_tie(dot, "dL/dW1"));
+    free(dot);
+
+    RUN("dot", "--model", "M", "--dot", "n.dot", "--no-values", "--no-grads");
+    assert_ok();
+    dot = read_file("n.dot", NULL);
+    ck_assert(has_node(dot, "W1"));
+    ck_assert(!strstr(dot, "dL/dW1 = "));
+    ck_assert(!strstr(dot, "= [0, 0]"));
+    free(dot);
+}
+END_TEST
+
+/* --svg renders a real SVG document when the build renders; otherwise it says how to. */
+START_TEST(svg_render)
+{
+    RUN("dot", "--model", "M", "--svg", "out.svg");
+    if (!rg_dot_can_render()) {
+        assert_error("dot -Tsvg");
+        return;
+    }
+    assert_ok();
+    size_t len;
+    char *svg = read_file("out.svg", &len);
+    ck_assert(strncmp(svg, "<?xml", 5) == 0);
+    ck_assert(strstr(svg, "<svg"));
+    ck_assert(len > 7 && strstr(svg + len - 8, "</svg>"));
+    free(svg);
+}
+END_TEST
+
+/* --frames writes one DOT picture per step of the reverse sweep, frame 0 the forward pass. */
+START_TEST(frames)
+{
+    RUN("dot", "--model", "M", "--frames", "fr");
+    assert_ok();
+    ck_assert(exists("fr/frame_000.dot"));
+    ck_assert(exists("fr/frame_001.dot"));
+}
+END_TEST
+
+/* A damaged model: garbage, and the real file cut in half. */
+START_TEST(corrupt_model)
+{
+    write_file("garbage", "not a model\n", 12);
+    RUN("dot", "--model", "garbage", "--dot", "x.dot");
+    assert_error("garbage");
+    ck_assert(!exists("x.dot"));
+
+    size_t len;
+    char *m = read_file("M", &len);
+    write_file("half", m, len / 2);
+    free(m);
+    RUN("dot", "--model", "half", "--dot", "x.dot");
+    assert_error("half");
+    ck_assert(!exists("x.dot"));
+
+    RUN("dot", "--model", "missing", "--dot", "x.dot");
+    assert_error("missing");
+}
+END_TEST
+
+static const struct {
+    const char *args[8];
+    const char *what;
+} bad_cases[] = {
+    {{"dot", "--model", "M", "--dot", "x.dot", "--bogus"}, "unknown option '--bogus'"},
+    {{"dot", "--dot", "x.dot"}, "missing --model"},
+    {{"dot", "--model", "M"}, "nothing to draw"},
+    {{"dot", "--model", "M", "--dot", "x.dot", "--batch=0"}, "--batch"},
+    {{"dot", "--model", "M", "--dot", "x.dot", "--rankdir=XY"}, "--rankdir"},
+    {{"dot", "--model", "M", "--dot", "x.dot", "--highlight=W1:nope"}, "nope"},
+    {{"dot", "--model", "M", "--dot", "x.dot", "--forward-only", "--backward-only"},
+     "exclude"},
+    {{"dot", "--model", "M", "--dot", "x.dot", "stray"}, "unexpected argument 'stray'"},
+    {{"dot", "--model", "M", "--dot", "x.dot", "--data=nosuch.csv"}, "nosuch.csv"},
+};
+
+START_TEST(bad_input)
+{
+    const char *argv[9] = {0};
+    memcpy(argv, bad_cases[_i].args, sizeof bad_cases[_i].args);
+    run_argv(argv);
+    assert_error(bad_cases[_i].what);
+    ck_assert(!exists("x.dot"));
+}
+END_TEST
+
+START_TEST(help)
+{
+    RUN("dot", "--help");
+    assert_ok();
+    ck_assert(strstr(run_out, "usage: retrograd dot --model MODEL"));
+    ck_assert(strstr(run_out, "--highlight A:B"));
+    RUN("--help");
+    assert_ok();
+    ck_assert(strstr(run_out, "  dot "));
+}
+END_TEST
+
+static Suite *dot_cmd_suite(void)
+{
+    Suite *s = suite_create("dot_cmd");
+    struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"dot_file", dot_file},   {"data_batch", data_batch_and_options},
+        {"svg", svg_render},      {"frames", frames},
+        {"corrupt", corrupt_model}, {"help", help},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    TCase *tc = tcase_create("bad_input");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, bad_input, 0, (int)(sizeof bad_cases / sizeof *bad_cases));
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(dot_cmd_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -590,6 +590,17 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* --threads 1 is possible with every backend (the portable loop runs on one thread). */
+START_TEST(threads)
+{
+    RUN("train", "--data", "xor", "--epochs", "2", "--threads", "1", "--quiet", "--json");
+    assert_ok();
+    const char *j = last_line();
+    ck_assert_int_eq((int)json_get(j, "threads"), 1);
+    ck_assert_msg(strstr(j, "\"blas\": \""), "%s", j);
+}
+END_TEST
+
 /* A learning rate far too large: the loss overflows, and the run stops with status 1 and a
  * hint instead of training on NaNs. */
 START_TEST(divergence)
@@ -636,6 +647,7 @@ static Suite *train_suite(void)
         {"test_data", test_data_file},
         {"pictures", plot_and_curve},
         {"dot", dot_graph},
+        {"threads", threads},
         {"divergence", divergence},
         {"help", help},
     };

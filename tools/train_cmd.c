@@ -135,6 +135,7 @@ static int build(train_run *r)
     r->opt = rg_optim_new(&oo, np, params, rg_mlp_grads(r->m, NULL), rg_mlp_is_weight(r->m));
     if (!r->opt)
         return cli_fail("optimiser: %s", rg_graph_errmsg(g));
+    rg_graph_set_check_finite(g, o->check_finite);
     if (r->resume && r->resume->has_opt &&
         net_set_optim(r->opt, o->resume, r->resume) != CLI_OK)
         return CLI_BAD_INPUT;
@@ -174,8 +175,15 @@ static int epoch(train_run *r, int64_t e, float *xb, float *yb, int64_t *pred,
         double t0 = progress_now();
         uint64_t a0 = rg_graph_alloc_count(g);
         /* loss, scores and every parameter's gradient in one run of the executor */
-        if (rg_mlp_backward(m) != RG_OK)
+        if (rg_mlp_backward(m) != RG_OK) {
+            const char *msg = rg_graph_errmsg(g);
+            if (r->o.check_finite && strncmp(msg, "check_finite:", 13) == 0) {
+                cli_fail("epoch %lld, step %lld: %s", (long long)ep + 1, (long long)step + 1,
+                         msg);
+                return CLI_FAILED;
+            }
             return graph_fail(m, "training step");
+        }
         double loss = rg_node_item(loss_node);
         if (!isfinite(loss)) {
             cli_fail("training diverged: the loss is %g at epoch %lld, step %lld (try a "
@@ -405,6 +413,8 @@ static void print_json(const train_run *r)
     json_num(stdout, r->samples_per_s);
     if (r->threads > 0)
         printf(", \"threads\": %d", r->threads);
+    printf(", \"blas\": ");
+    json_str(stdout, rg_blas_info());
     printf("}\n");
 }
 

@@ -21,6 +21,7 @@ typedef struct train_opts {
     uint64_t seed;
     const char *save, *resume, *plot, *curve, *dot;
     bool json, quiet;
+    bool check_finite; /* anomaly mode on the training graph */
     /* which options were given, for --resume to tell them from the model's settings */
     bool hidden_given, act_given, loss_given, opt_given, lr_given, momentum_given,
         nesterov_given, wd_given, schedule_given, clip_given, batch_given, seed_given,
@@ -64,8 +65,8 @@ void train_resolve_defaults(train_opts *o);
 int train_write_plot(train_run *r, const char *path);
 int train_write_curve(const train_run *r, const char *path);
 
-/* Sets the BLAS thread count (OpenBLAS) when n > 0. Returns the count in effect, or 0 if
- * unknown. */
+/* Sets the GEMM thread count when n > 0 (rg_blas_set_threads). Returns n when it took
+ * effect, else 0 after a note on standard error (the run goes on with the BLAS's own). */
 int train_set_threads(int64_t n);
 
 #endif

@@ -1,5 +1,4 @@
 /* retrograd train: usage, option parsing, and what --resume takes from the model file. */
-#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +31,7 @@ void train_usage(FILE *f)
           "         [--weight-decay F] [--schedule constant|step|cosine] [--clip F]\n"
           "         [--batch N] [--epochs N] [--seed N] [--threads N]\n"
           "         [--save MODEL] [--resume MODEL] [--plot FILE.svg]\n"
-          "         [--curve FILE.svg] [--dot FILE] [--json] [--quiet]\n"
+          "         [--curve FILE.svg] [--dot FILE] [--json] [--quiet] [--check-finite]\n"
           "\n"
           "Trains a multi-layer perceptron classifier by mini-batch gradient descent: the\n"
           "network, its loss and their gradients are one graph, differentiated by the generic\n"
@@ -82,13 +81,17 @@ void train_usage(FILE *f)
           "  --json              end with one JSON line: train_accuracy, test_accuracy,\n"
           "                      final_loss, epochs, seconds, ...\n"
           "  --quiet             print only the summary\n"
+          "  --check-finite      stop at the first NaN or infinity an op produces, forward or\n"
+          "                      backward, naming the epoch, the step, the node and its\n"
+          "                      inputs' ranges (exit 1)\n"
           "  -h, --help          show this help\n"
           "\n"
           "Progress goes to standard output: a bar per epoch on a terminal, else one line per\n"
           "epoch (the mean loss and the accuracy of the epoch's batches while training).\n"
           "Output files are written whole or not at all (temporary file, then rename).\n"
           "\n"
-          "exit status: 0 success, 1 training diverged or an output failed, 2 bad input\n"
+          "exit status: 0 success, 1 training diverged (or --check-finite stopped it) or an\n"
+          "output failed, 2 bad input\n"
           "\n"
           "examples:\n"
           "  retrograd train --plot spiral.svg --curve curve.svg\n"
@@ -254,8 +257,11 @@ int train_parse(int argc, char **argv, train_opts *o)
             o->json = true;
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = true;
+        } else if (strcmp(a, "--check-finite") == 0) {
+            o->check_finite = true;
         } else if (opt_is(a, "--standardize") || opt_is(a, "--nesterov") ||
-                   opt_is(a, "--json") || opt_is(a, "--quiet") || opt_is(a, "--help")) {
+                   opt_is(a, "--json") || opt_is(a, "--quiet") || opt_is(a, "--help") ||
+                   opt_is(a, "--check-finite")) {
             return cli_fail("option '%s' takes no value", cli_quote(a, strcspn(a, "="), q));
         } else if (!value_option(argc, argv, &i, o, &ok)) {
             return opt_unknown("train", a);
@@ -352,25 +358,15 @@ int train_set_threads(int64_t n)
 {
     if (n <= 0)
         return 0;
-    char v[24];
-    snprintf(v, sizeof v, "%lld", (long long)n);
-    /* OpenBLAS reads OPENBLAS_NUM_THREADS once, when it is loaded, before main(): the
-     * variable only reaches programs this one starts. The running library is told through
-     * its own function, looked up at run time because it is not part of CBLAS. */
-    setenv("OPENBLAS_NUM_THREADS", v, 1);
-    void *self = dlopen(NULL, RTLD_LAZY);
-    if (!self)
-        return 0;
-    void *sym = dlsym(self, "openblas_set_num_threads");
-    int in_effect = 0;
-    if (sym) {
-        void (*set)(int);
-        /* an object pointer converted to a function pointer: POSIX guarantees dlsym's
-         * result can be used this way; memcpy keeps the compiler from objecting */
-        memcpy(&set, &sym, sizeof set);
-        set((int)n);
-        in_effect = (int)n;
-    }
-    dlclose(self);
-    return in_effect;
+    rg_status st = rg_blas_set_threads((int)n);
+    if (st == RG_OK)
+        return (int)n;
+    /* the run goes on with what the backend has: the request was for speed, not results */
+    if (st == RG_ERR_DOMAIN)
+        fprintf(stderr, "retrograd: note: --threads %lld is more than the BLAS allows: %s\n",
+                (long long)n, rg_blas_info());
+    else
+        fprintf(stderr, "retrograd: note: --threads %lld has no effect: %s\n", (long long)n,
+                rg_blas_info());
+    return 0;
 }

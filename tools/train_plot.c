@@ -31,8 +31,9 @@ static double raw(const train_run *r, const rg_dataset *ds, int64_t i, int j)
     return r->mean ? z * r->std[j] + r->mean[j] : z;
 }
 
-/* The square extent (equal scales, so circles stay round) around every point, with a
- * margin. */
+/* The extent around every point, with a margin. Features of comparable spans share one
+ * scale, so circles stay round; features in unrelated units (a span a hundred times the
+ * other's) each get their own, or one of them would be squashed flat. */
 static void extent(const train_run *r, double *x0, double *x1, double *y0, double *y1)
 {
     double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
@@ -44,15 +45,16 @@ static void extent(const train_run *r, double *x0, double *x1, double *y0, doubl
                 lo[j] = fmin(lo[j], v);
                 hi[j] = fmax(hi[j], v);
             }
-    double span = fmax(hi[0] - lo[0], hi[1] - lo[1]);
-    if (!(span > 0))
-        span = 1;
-    span *= 1.16;
-    double cx = (lo[0] + hi[0]) / 2, cy = (lo[1] + hi[1]) / 2;
-    *x0 = cx - span / 2;
-    *x1 = cx + span / 2;
-    *y0 = cy - span / 2;
-    *y1 = cy + span / 2;
+    double span[2];
+    for (int j = 0; j < 2; j++)
+        span[j] = hi[j] - lo[j] > 0 ? hi[j] - lo[j] : fmax(fabs(hi[j]), 1.0);
+    if (fmax(span[0], span[1]) < 3 * fmin(span[0], span[1]))
+        span[0] = span[1] = fmax(span[0], span[1]);
+    double c[2] = {(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2};
+    *x0 = c[0] - 0.58 * span[0];
+    *x1 = c[0] + 0.58 * span[0];
+    *y0 = c[1] - 0.58 * span[1];
+    *y1 = c[1] + 0.58 * span[1];
 }
 
 /* Class and confidence of every grid cell: the softmax probability of the winning class,

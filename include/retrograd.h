@@ -89,7 +89,8 @@ typedef struct rg_graph rg_graph;
 typedef struct rg_node rg_node;
 
 /* Memory hooks: every allocation the library makes goes through these. realloc_fn may be
- * NULL (the library then allocates, copies and frees). Functions are called with ctx. */
+ * NULL (the library then allocates, copies and frees). Functions are called with ctx and
+ * are never asked for 0 bytes; a NULL result is an allocation failure (RG_ERR_NOMEM). */
 typedef struct rg_allocator {
     void *(*malloc_fn)(void *ctx, size_t size);
     void *(*realloc_fn)(void *ctx, void *ptr, size_t size);
@@ -97,12 +98,24 @@ typedef struct rg_allocator {
     void *ctx;
 } rg_allocator;
 
+/* Sets the process-wide allocator: the default of graphs made afterwards, and the allocator
+ * of everything that belongs to no graph (data sets, IDX arrays, batch iterators, models, and
+ * the buffers of the readers and of model files). `alloc` is copied; NULL, or one without
+ * malloc_fn or free_fn, restores the C library's malloc/realloc/free. This is global state:
+ * set it before any other call, and do not change it while other threads use the library or
+ * while an object made under the previous allocator is alive (it would be freed by the wrong
+ * allocator). What the C library allocates on its own inside a call (FILE buffers, locales)
+ * and what Graphviz allocates for drawing do not go through it. */
+void rg_set_allocator(const rg_allocator *alloc);
+
 /* A new empty graph whose tensors all have dtype `dtype` (RG_F32 for training, RG_F64 for
- * gradient checking). NULL if dtype is invalid or memory runs out. */
+ * gradient checking), allocating through the process-wide allocator. NULL if dtype is
+ * invalid or memory runs out. */
 rg_graph *rg_graph_new(rg_dtype dtype);
 
 /* As rg_graph_new(), with every allocation of the graph going through `alloc` (copied; NULL
- * means the C library's malloc/realloc/free). */
+ * means the process-wide allocator, see rg_set_allocator()). Objects tied to the graph
+ * (rg_mlp, rg_optim) allocate through it too. */
 rg_graph *rg_graph_new_with_allocator(rg_dtype dtype, const rg_allocator *alloc);
 
 /* Releases the graph, all its nodes, their buffers and plans. NULL is a no-op. */

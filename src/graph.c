@@ -46,6 +46,70 @@ static void default_free(void *ctx, void *p)
     free(p);
 }
 
+/* The process-wide allocator (rg_set_allocator()): the default of every new graph and the
+ * allocator of every object that belongs to no graph (data sets, IDX arrays, batch
+ * iterators, models, the readers' buffers). It is global state by design, so that a test
+ * can fail allocations inside the readers; the contract that makes it safe without a lock
+ * is that it is set before any other call and not changed while other threads use the
+ * library or while an object made under the previous one is alive (a block must be freed by
+ * the allocator that made it). Threads created after the call see it (pthread_create orders
+ * memory). */
+static rg_allocator process_alloc = {default_malloc, default_realloc, default_free, NULL};
+
+void rg_set_allocator(const rg_allocator *alloc)
+{
+    rg_allocator a = {default_malloc, default_realloc, default_free, NULL};
+    if (alloc && alloc->malloc_fn && alloc->free_fn)
+        a = *alloc;
+    process_alloc = a;
+}
+
+/* Every path allocates at least one byte, so a NULL result always means failure. */
+void *rg__mem_malloc(size_t size)
+{
+    return process_alloc.malloc_fn(process_alloc.ctx, size ? size : 1);
+}
+
+void *rg__mem_calloc(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *p = rg__mem_malloc(n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+void *rg__mem_realloc(void *p, size_t old_size, size_t size)
+{
+    if (!size)
+        size = 1;
+    if (process_alloc.realloc_fn)
+        return process_alloc.realloc_fn(process_alloc.ctx, p, size);
+    void *q = rg__mem_malloc(size);
+    if (q && p) {
+        memcpy(q, p, old_size < size ? old_size : size);
+        rg__mem_free(p);
+    }
+    return q;
+}
+
+void rg__mem_free(void *p)
+{
+    if (p)
+        process_alloc.free_fn(process_alloc.ctx, p);
+}
+
+char *rg__mem_strndup(const char *s, size_t n)
+{
+    char *d = rg__mem_malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
 void *rg__malloc(rg_graph *g, size_t size)
 {
     void *p = g->alloc.malloc_fn(g->alloc.ctx, size ? size : 1);
@@ -175,7 +239,7 @@ rg_graph *rg_graph_new_with_allocator(rg_dtype dtype, const rg_allocator *alloc)
 {
     if (dtype != RG_F32 && dtype != RG_F64)
         return NULL;
-    rg_allocator a = {default_malloc, default_realloc, default_free, NULL};
+    rg_allocator a = process_alloc;
     if (alloc && alloc->malloc_fn && alloc->free_fn)
         a = *alloc;
     rg_graph *g = a.malloc_fn(a.ctx, sizeof *g);

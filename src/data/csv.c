@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "data/data_internal.h"
-#include "retrograd.h"
+#include "internal.h"
 
 rg_csv_opts rg_csv_defaults(void)
 {
@@ -79,8 +79,8 @@ static int rd_peek(reader *r)
 
 static void record_free(record *rec)
 {
-    free(rec->buf);
-    free(rec->f);
+    rg__mem_free(rec->buf);
+    rg__mem_free(rec->f);
 }
 
 static bool rec_put(reader *r, record *rec, char c)
@@ -94,7 +94,7 @@ static bool rec_put(reader *r, record *rec, char c)
     }
     if (rec->len + 1 >= rec->cap) {
         size_t cap = rec->cap ? rec->cap * 2 : 256;
-        char *b = realloc(rec->buf, cap);
+        char *b = rg__mem_realloc(rec->buf, rec->cap, cap);
         if (!b) {
             rg__errf(r->err, r->errlen, "%s: out of memory", r->path);
             r->status = RG_ERR_NOMEM;
@@ -113,7 +113,7 @@ static bool rec_field(reader *r, record *rec, size_t off, int64_t line, bool quo
         return false;
     if (rec->nf == rec->fcap) {
         size_t cap = rec->fcap ? rec->fcap * 2 : 16;
-        field *f = realloc(rec->f, cap * sizeof *f);
+        field *f = rg__mem_realloc(rec->f, rec->fcap * sizeof *f, cap * sizeof *f);
         if (!f) {
             rg__errf(r->err, r->errlen, "%s: out of memory", r->path);
             r->status = RG_ERR_NOMEM;
@@ -289,9 +289,9 @@ static uint64_t fnv1a(const char *s)
 static void names_free(names *t)
 {
     for (int32_t i = 0; i < t->n; i++)
-        free(t->name[i]);
-    free(t->name);
-    free(t->slot);
+        rg__mem_free(t->name[i]);
+    rg__mem_free(t->name);
+    rg__mem_free(t->slot);
     memset(t, 0, sizeof *t);
 }
 
@@ -300,7 +300,7 @@ static int32_t names_intern(names *t, const char *s)
 {
     if ((size_t)t->n * 2 + 2 > t->nslot) {
         size_t ns = t->nslot ? t->nslot * 2 : 64;
-        int32_t *slot = calloc(ns, sizeof *slot);
+        int32_t *slot = rg__mem_calloc(ns, sizeof *slot);
         if (!slot)
             return -1;
         for (int32_t i = 0; i < t->n; i++) {
@@ -309,7 +309,7 @@ static int32_t names_intern(names *t, const char *s)
                 k = (k + 1) & (ns - 1);
             slot[k] = i + 1;
         }
-        free(t->slot);
+        rg__mem_free(t->slot);
         t->slot = slot;
         t->nslot = ns;
     }
@@ -321,17 +321,16 @@ static int32_t names_intern(names *t, const char *s)
     }
     if (t->n == t->cap) {
         int32_t cap = t->cap ? t->cap * 2 : 16;
-        char **nm = realloc(t->name, sizeof(char *) * (size_t)cap);
+        char **nm = rg__mem_realloc(t->name, sizeof(char *) * (size_t)t->cap,
+                                     sizeof(char *) * (size_t)cap);
         if (!nm)
             return -1;
         t->name = nm;
         t->cap = cap;
     }
-    size_t len = strlen(s) + 1;
-    char *copy = malloc(len);
+    char *copy = rg__mem_strndup(s, strlen(s));
     if (!copy)
         return -1;
-    memcpy(copy, s, len);
     t->name[t->n] = copy;
     t->slot[k] = t->n + 1;
     return t->n++;
@@ -396,16 +395,19 @@ static rg_status grow_rows(csv_state *s)
         rg__errf(s->r->err, s->r->errlen, "%s: too many rows", s->r->path);
         return RG_ERR_NOMEM;
     }
-    double *x = realloc(s->x, sizeof(double) * (size_t)(cap * (s->d ? s->d : 1)));
+    size_t row = sizeof(double) * (size_t)(s->d ? s->d : 1);
+    double *x = rg__mem_realloc(s->x, row * (size_t)s->rowcap, row * (size_t)cap);
     if (!x)
         goto nomem;
     s->x = x;
     if (s->label >= 0) {
-        double *ln = realloc(s->lab_num, sizeof(double) * (size_t)cap);
+        double *ln = rg__mem_realloc(s->lab_num, sizeof(double) * (size_t)s->rowcap,
+                                     sizeof(double) * (size_t)cap);
         if (!ln)
             goto nomem;
         s->lab_num = ln;
-        int32_t *li = realloc(s->lab_id, sizeof(int32_t) * (size_t)cap);
+        int32_t *li = rg__mem_realloc(s->lab_id, sizeof(int32_t) * (size_t)s->rowcap,
+                                      sizeof(int32_t) * (size_t)cap);
         if (!li)
             goto nomem;
         s->lab_id = li;
@@ -535,16 +537,6 @@ static bool detect_header(const record *a, const record *b)
     return false;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 /* Chooses the label column from the options and the header. */
 static rg_status pick_label(csv_state *s)
 {
@@ -627,9 +619,11 @@ static rg_status finish(csv_state *s, rg_dataset **out)
             by_name = true;
         }
     }
-    rg_dataset *ds = calloc(1, sizeof *ds);
-    if (!ds)
+    rg_dataset *ds = rg__mem_calloc(1, sizeof *ds);
+    if (!ds) {
+        rg__errf(s->r->err, s->r->errlen, "%s: out of memory", s->r->path);
         return RG_ERR_NOMEM;
+    }
     ds->n = s->n;
     ds->d = s->d;
     ds->kind = kind;
@@ -647,16 +641,16 @@ static rg_status finish(csv_state *s, rg_dataset **out)
             for (int64_t i = 0; i < s->n; i++)
                 ds->labels[i] = (int32_t)s->lab_num[i];
         } else if (o->class_names) {
-            ok = (ds->class_names = calloc((size_t)nclasses, sizeof(char *))) != NULL;
+            ok = (ds->class_names = rg__mem_calloc((size_t)nclasses, sizeof(char *))) != NULL;
             for (int32_t c = 0; ok && c < nclasses; c++)
-                ok = (ds->class_names[c] = dup_n(o->class_names[c],
+                ok = (ds->class_names[c] = rg__mem_strndup(o->class_names[c],
                                                  strlen(o->class_names[c]))) != NULL;
         } else {
             /* classes in byte order of their names, so the numbering does not depend on the
              * order of the rows */
-            named_id *order = malloc(sizeof(named_id) * (size_t)nclasses);
-            int32_t *rank = malloc(sizeof(int32_t) * (size_t)nclasses);
-            ds->class_names = calloc((size_t)nclasses, sizeof(char *));
+            named_id *order = rg__mem_malloc(sizeof(named_id) * (size_t)nclasses);
+            int32_t *rank = rg__mem_malloc(sizeof(int32_t) * (size_t)nclasses);
+            ds->class_names = rg__mem_calloc((size_t)nclasses, sizeof(char *));
             ok = order && rank && ds->class_names;
             if (ok) {
                 for (int32_t c = 0; c < nclasses; c++)
@@ -670,15 +664,16 @@ static rg_status finish(csv_state *s, rg_dataset **out)
                 for (int64_t i = 0; i < s->n; i++)
                     ds->labels[i] = rank[ds->labels[i]];
             }
-            free(order);
-            free(rank);
+            rg__mem_free(order);
+            rg__mem_free(rank);
         }
     }
     if (ok && s->header) {
-        ok = (ds->feature_names = calloc((size_t)(s->d ? s->d : 1), sizeof(char *))) != NULL;
+        ok = (ds->feature_names = rg__mem_calloc((size_t)(s->d ? s->d : 1), sizeof(char *))) !=
+             NULL;
         int64_t k = 0;
         for (size_t j = 0; ok && j < s->header->nf; j++) {
-            char *nm = dup_n(ftext(s->header, j), s->header->f[j].len);
+            char *nm = rg__mem_strndup(ftext(s->header, j), s->header->f[j].len);
             ok = nm != NULL;
             if ((int64_t)j == s->label)
                 ds->target_name = nm;
@@ -731,7 +726,7 @@ rg_status rg_csv_read(const char *path, const rg_csv_opts *opts, rg_dataset **ou
     rg_status st = check_opts(&o, path, err, errlen);
     if (st != RG_OK)
         return st;
-    reader *r = calloc(1, sizeof *r);
+    reader *r = rg__mem_calloc(1, sizeof *r);
     if (!r) {
         rg__errf(err, errlen, "%s: out of memory", path);
         return RG_ERR_NOMEM;
@@ -741,7 +736,7 @@ rg_status rg_csv_read(const char *path, const rg_csv_opts *opts, rg_dataset **ou
     r->fp = fopen(path, "rb");
     if (!r->fp) {
         rg__errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        free(r);
+        rg__mem_free(r);
         return RG_ERR_IO;
     }
     /* strtod follows LC_NUMERIC; a CSV decimal point is '.' whatever the program's locale */
@@ -804,12 +799,12 @@ done:
         freelocale(cloc);
     }
     fclose(r->fp);
-    free(r);
+    rg__mem_free(r);
     record_free(&rec[0]);
     record_free(&rec[1]);
     names_free(&s.nm);
-    free(s.x);
-    free(s.lab_num);
-    free(s.lab_id);
+    rg__mem_free(s.x);
+    rg__mem_free(s.lab_num);
+    rg__mem_free(s.lab_id);
     return st;
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "data/data_internal.h"
-#include "retrograd.h"
+#include "internal.h"
 
 void rg__errf(char *err, size_t len, const char *fmt, ...)
 {
@@ -44,11 +44,7 @@ static char *dup_str(const char *s)
 {
     if (!s)
         return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
+    return rg__mem_strndup(s, strlen(s));
 }
 
 static void free_names(char **names, int64_t n)
@@ -56,8 +52,8 @@ static void free_names(char **names, int64_t n)
     if (!names)
         return;
     for (int64_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+        rg__mem_free(names[i]);
+    rg__mem_free(names);
 }
 
 /* Copies n names (NULL stays NULL); false when memory runs out. */
@@ -66,7 +62,7 @@ static bool copy_names(char ***dst, char *const *src, int64_t n)
     *dst = NULL;
     if (!src)
         return true;
-    char **d = calloc((size_t)(n ? n : 1), sizeof(char *));
+    char **d = rg__mem_calloc((size_t)(n ? n : 1), sizeof(char *));
     if (!d)
         return false;
     for (int64_t i = 0; i < n; i++) {
@@ -86,21 +82,21 @@ rg_dataset *rg_dataset_new(int64_t n, int64_t d, rg_target_kind kind, int32_t nc
         return NULL;
     if (d > 0 && n > (int64_t)(SIZE_MAX / sizeof(double)) / d)
         return NULL;
-    rg_dataset *ds = calloc(1, sizeof *ds);
+    rg_dataset *ds = rg__mem_calloc(1, sizeof *ds);
     if (!ds)
         return NULL;
     ds->n = n;
     ds->d = d;
     ds->kind = kind;
     /* one element at least, so an empty set still has valid pointers */
-    ds->x = calloc(n * d > 0 ? (size_t)(n * d) : 1, sizeof(double));
+    ds->x = rg__mem_calloc(n * d > 0 ? (size_t)(n * d) : 1, sizeof(double));
     bool ok = ds->x != NULL;
     if (kind == RG_TARGET_CLASS) {
         ds->nclasses = nclasses;
-        ds->labels = calloc((size_t)(n ? n : 1), sizeof(int32_t));
+        ds->labels = rg__mem_calloc((size_t)(n ? n : 1), sizeof(int32_t));
         ok = ok && ds->labels;
     } else if (kind == RG_TARGET_REAL) {
-        ds->targets = calloc((size_t)(n ? n : 1), sizeof(double));
+        ds->targets = rg__mem_calloc((size_t)(n ? n : 1), sizeof(double));
         ok = ok && ds->targets;
     }
     if (!ok) {
@@ -114,13 +110,13 @@ void rg_dataset_free(rg_dataset *ds)
 {
     if (!ds)
         return;
-    free(ds->x);
-    free(ds->labels);
-    free(ds->targets);
+    rg__mem_free(ds->x);
+    rg__mem_free(ds->labels);
+    rg__mem_free(ds->targets);
     free_names(ds->class_names, ds->nclasses);
     free_names(ds->feature_names, ds->d);
-    free(ds->target_name);
-    free(ds);
+    rg__mem_free(ds->target_name);
+    rg__mem_free(ds);
 }
 
 rg_dataset *rg_dataset_subset(const rg_dataset *ds, const int64_t *idx, int64_t m)
@@ -191,7 +187,7 @@ rg_status rg_dataset_split(const rg_dataset *ds, double test_fraction, uint64_t 
     int64_t ntrain = ds->n - ntest;
     if (ntrain < 1)
         return RG_ERR_ARG;
-    int64_t *idx = malloc(sizeof(int64_t) * (size_t)ds->n);
+    int64_t *idx = rg__mem_malloc(sizeof(int64_t) * (size_t)ds->n);
     if (!idx)
         return RG_ERR_NOMEM;
     for (int64_t i = 0; i < ds->n; i++)
@@ -204,7 +200,7 @@ rg_status rg_dataset_split(const rg_dataset *ds, double test_fraction, uint64_t 
     qsort(idx + ntest, (size_t)ntrain, sizeof(int64_t), cmp_i64);
     *test = rg_dataset_subset(ds, idx, ntest);
     *train = rg_dataset_subset(ds, idx + ntest, ntrain);
-    free(idx);
+    rg__mem_free(idx);
     if (!*test || !*train) {
         rg_dataset_free(*test);
         rg_dataset_free(*train);
@@ -279,14 +275,14 @@ rg_batch_iter *rg_batch_iter_new(const rg_dataset *ds, const rg_batch_opts *opts
     rg_batch_opts o = opts ? *opts : rg_batch_defaults();
     if (!ds || o.batch < 1)
         return NULL;
-    rg_batch_iter *it = calloc(1, sizeof *it);
+    rg_batch_iter *it = rg__mem_calloc(1, sizeof *it);
     if (!it)
         return NULL;
     it->ds = ds;
     it->o = o;
-    it->order = malloc(sizeof(int64_t) * (size_t)(ds->n ? ds->n : 1));
+    it->order = rg__mem_malloc(sizeof(int64_t) * (size_t)(ds->n ? ds->n : 1));
     if (!it->order) {
-        free(it);
+        rg__mem_free(it);
         return NULL;
     }
     rg_batch_iter_epoch(it, 0);
@@ -297,8 +293,8 @@ void rg_batch_iter_free(rg_batch_iter *it)
 {
     if (!it)
         return;
-    free(it->order);
-    free(it);
+    rg__mem_free(it->order);
+    rg__mem_free(it);
 }
 
 void rg_batch_iter_epoch(rg_batch_iter *it, uint64_t epoch)

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "data/data_internal.h"
-#include "retrograd.h"
+#include "internal.h"
 
 static int type_size(int type)
 {
@@ -72,8 +72,8 @@ void rg_idx_array_free(rg_idx_array *a)
 {
     if (!a)
         return;
-    free(a->data);
-    free(a);
+    rg__mem_free(a->data);
+    rg__mem_free(a);
 }
 
 /* "[60000,28,28]" */
@@ -160,9 +160,9 @@ static rg_status read_open(FILE *fp, const char *path, bool scale01, rg_idx_arra
                  "%s", path, type_name(type));
         return RG_ERR_ARG;
     }
-    rg_idx_array *a = calloc(1, sizeof *a);
-    if (!a || !(a->data = malloc(sizeof(double) * (size_t)(count ? count : 1)))) {
-        free(a);
+    rg_idx_array *a = rg__mem_calloc(1, sizeof *a);
+    if (!a || !(a->data = rg__mem_malloc(sizeof(double) * (size_t)(count ? count : 1)))) {
+        rg__mem_free(a);
         rg__errf(err, errlen, "%s: out of memory for %llu values", path,
                  (unsigned long long)count);
         return RG_ERR_NOMEM;
@@ -273,10 +273,10 @@ rg_status rg_idx_load(const char *images, const char *labels, bool scale01, rg_d
     }
     rg_dataset *ds = rg_dataset_new(0, 0, labels ? RG_TARGET_CLASS : RG_TARGET_NONE,
                                     labels ? nclasses : 0);
-    int32_t *lab = labels ? malloc(sizeof(int32_t) * (size_t)n) : NULL;
+    int32_t *lab = labels ? rg__mem_malloc(sizeof(int32_t) * (size_t)n) : NULL;
     if (!ds || (labels && !lab)) {
         rg_dataset_free(ds);
-        free(lab);
+        rg__mem_free(lab);
         rg__errf(err, errlen, "%s: out of memory", images);
         st = RG_ERR_NOMEM;
         goto fail;
@@ -284,8 +284,8 @@ rg_status rg_idx_load(const char *images, const char *labels, bool scale01, rg_d
     for (int64_t i = 0; labels && i < n; i++)
         lab[i] = (int32_t)lb->data[i];
     /* the image values become the features without another copy */
-    free(ds->x);
-    free(ds->labels);
+    rg__mem_free(ds->x);
+    rg__mem_free(ds->labels);
     ds->x = im->data;
     im->data = NULL;
     ds->labels = lab;

@@ -7,7 +7,7 @@
 
 #include "data/data_internal.h"
 #include "io/model_format.h"
-#include "retrograd.h"
+#include "internal.h"
 
 size_t rg__dtype_size(rg_dtype t)
 {
@@ -31,7 +31,7 @@ int64_t rg_model_numel(int ndim, const int64_t *shape)
 
 rg_model *rg_model_new(void)
 {
-    return calloc(1, sizeof(rg_model));
+    return rg__mem_calloc(1, sizeof(rg_model));
 }
 
 static void free_tensors(rg_model_tensor *t, int32_t n)
@@ -39,25 +39,25 @@ static void free_tensors(rg_model_tensor *t, int32_t n)
     if (!t)
         return;
     for (int32_t i = 0; i < n; i++) {
-        free(t[i].name);
-        free(t[i].data);
+        rg__mem_free(t[i].name);
+        rg__mem_free(t[i].data);
     }
-    free(t);
+    rg__mem_free(t);
 }
 
 void rg_model_free(rg_model *m)
 {
     if (!m)
         return;
-    free(m->mean);
-    free(m->std);
+    rg__mem_free(m->mean);
+    rg__mem_free(m->std);
     if (m->class_names)
         for (int32_t i = 0; i < m->nclass_names; i++)
-            free(m->class_names[i]);
-    free(m->class_names);
+            rg__mem_free(m->class_names[i]);
+    rg__mem_free(m->class_names);
     free_tensors(m->params, m->nparams);
     free_tensors(m->opt, m->nopt);
-    free(m);
+    rg__mem_free(m);
 }
 
 static const rg_model_tensor *find(const rg_model_tensor *t, int32_t n, const char *name)
@@ -89,20 +89,19 @@ static rg_status add_tensor(rg_model_tensor **list, int32_t *count, const char *
         (numel > 0 && !data) || find(*list, *count, name) || *count == INT32_MAX ||
         (uint64_t)numel > SIZE_MAX / esize)
         return RG_ERR_ARG;
-    rg_model_tensor *grown = realloc(*list, sizeof(rg_model_tensor) * (size_t)(*count + 1));
+    rg_model_tensor *grown = rg__mem_realloc(*list, sizeof(rg_model_tensor) * (size_t)*count,
+                                             sizeof(rg_model_tensor) * (size_t)(*count + 1));
     if (!grown)
         return RG_ERR_NOMEM;
     *list = grown;
     rg_model_tensor t = {.dtype = dtype, .ndim = ndim};
-    size_t nlen = strlen(name) + 1;
-    t.name = malloc(nlen);
-    t.data = malloc(numel > 0 ? (size_t)numel * esize : 1);
+    t.name = rg__mem_strndup(name, strlen(name));
+    t.data = rg__mem_malloc(numel > 0 ? (size_t)numel * esize : 1);
     if (!t.name || !t.data) {
-        free(t.name);
-        free(t.data);
+        rg__mem_free(t.name);
+        rg__mem_free(t.data);
         return RG_ERR_NOMEM;
     }
-    memcpy(t.name, name, nlen);
     if (ndim > 0)
         memcpy(t.shape, shape, sizeof(int64_t) * (size_t)ndim);
     if (numel > 0)
@@ -132,19 +131,19 @@ rg_status rg_model_set_stats(rg_model *m, int64_t n, const double *mean, const d
 {
     if (!m || n < 0 || (n > 0 && (!mean || !std)) || (uint64_t)n > SIZE_MAX / sizeof(double))
         return RG_ERR_ARG;
-    double *a = malloc(sizeof(double) * (size_t)(n ? n : 1));
-    double *b = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    double *a = rg__mem_malloc(sizeof(double) * (size_t)(n ? n : 1));
+    double *b = rg__mem_malloc(sizeof(double) * (size_t)(n ? n : 1));
     if (!a || !b) {
-        free(a);
-        free(b);
+        rg__mem_free(a);
+        rg__mem_free(b);
         return RG_ERR_NOMEM;
     }
     if (n > 0) {
         memcpy(a, mean, sizeof(double) * (size_t)n);
         memcpy(b, std, sizeof(double) * (size_t)n);
     }
-    free(m->mean);
-    free(m->std);
+    rg__mem_free(m->mean);
+    rg__mem_free(m->std);
     m->mean = a;
     m->std = b;
     m->nstats = n;
@@ -155,23 +154,21 @@ rg_status rg_model_set_class_names(rg_model *m, int32_t n, const char *const *na
 {
     if (!m || n < 0 || n > RG__MAX_CLASS_NAMES || (n > 0 && !names))
         return RG_ERR_ARG;
-    char **copy = calloc((size_t)(n ? n : 1), sizeof(char *));
+    char **copy = rg__mem_calloc((size_t)(n ? n : 1), sizeof(char *));
     if (!copy)
         return RG_ERR_NOMEM;
     for (int32_t i = 0; i < n; i++) {
-        size_t len = names[i] ? strlen(names[i]) + 1 : 0;
-        if (!names[i] || !(copy[i] = malloc(len))) {
+        if (!names[i] || !(copy[i] = rg__mem_strndup(names[i], strlen(names[i])))) {
             for (int32_t j = 0; j < i; j++)
-                free(copy[j]);
-            free(copy);
+                rg__mem_free(copy[j]);
+            rg__mem_free(copy);
             return names[i] ? RG_ERR_NOMEM : RG_ERR_ARG;
         }
-        memcpy(copy[i], names[i], len);
     }
     if (m->class_names)
         for (int32_t i = 0; i < m->nclass_names; i++)
-            free(m->class_names[i]);
-    free(m->class_names);
+            rg__mem_free(m->class_names[i]);
+    rg__mem_free(m->class_names);
     m->class_names = copy;
     m->nclass_names = n;
     return RG_OK;

@@ -10,7 +10,7 @@
 
 #include "data/data_internal.h"
 #include "io/model_format.h"
-#include "retrograd.h"
+#include "internal.h"
 
 /* A bounded view of the bytes still to parse. */
 typedef struct cur {
@@ -74,10 +74,8 @@ static rg_status take_name(loader *L, cur *c, const char *what, char **out)
         rg__quote(q, sizeof q, (const char *)s, n);
         return bad(L, "%s name '%s': %s", what, q, fault);
     }
-    if (!(*out = malloc(n + 1)))
+    if (!(*out = rg__mem_strndup((const char *)s, n)))
         return RG_ERR_NOMEM;
-    memcpy(*out, s, n);
-    (*out)[n] = '\0';
     return RG_OK;
 }
 
@@ -107,7 +105,7 @@ static rg_status take_tensors(loader *L, cur *c, rg_model_tensor **list, int32_t
         return bad(L, "%llu tensors cannot fit in the section's %zu remaining bytes",
                    (unsigned long long)n, c->n);
     }
-    *list = calloc((size_t)(n ? n : 1), sizeof(rg_model_tensor));
+    *list = rg__mem_calloc((size_t)(n ? n : 1), sizeof(rg_model_tensor));
     if (!*list)
         return RG_ERR_NOMEM;
     *count = (int32_t)n; /* entries not filled yet are zero, which rg_model_free() skips */
@@ -141,7 +139,7 @@ static rg_status take_tensors(loader *L, cur *c, rg_model_tensor **list, int32_t
                        "bytes", t->name, sh, c->n);
         }
         p = take(c, (size_t)numel * es);
-        if (!(t->data = malloc(numel ? (size_t)numel * es : 1)))
+        if (!(t->data = rg__mem_malloc(numel ? (size_t)numel * es : 1)))
             return RG_ERR_NOMEM;
         get_values(t->data, p, t->dtype, numel);
         for (uint64_t j = 0; j < i; j++)
@@ -185,8 +183,8 @@ static rg_status parse_norm(loader *L, cur *c, rg_model *m)
     uint64_t n = le(p, 8);
     if (n < 1 || n > c->n / 16 || c->n != 16 * n)
         return bad(L, "length does not match the feature count");
-    m->mean = malloc(sizeof(double) * (size_t)n);
-    m->std = malloc(sizeof(double) * (size_t)n);
+    m->mean = rg__mem_malloc(sizeof(double) * (size_t)n);
+    m->std = rg__mem_malloc(sizeof(double) * (size_t)n);
     if (!m->mean || !m->std)
         return RG_ERR_NOMEM;
     m->nstats = (int64_t)n;
@@ -204,7 +202,7 @@ static rg_status parse_clas(loader *L, cur *c, rg_model *m)
     /* each name takes at least 3 bytes */
     if (n < 1 || n > RG__MAX_CLASS_NAMES || n > c->n / 3)
         return bad(L, "class count out of range");
-    if (!(m->class_names = calloc((size_t)n, sizeof(char *))))
+    if (!(m->class_names = rg__mem_calloc((size_t)n, sizeof(char *))))
         return RG_ERR_NOMEM;
     m->nclass_names = (int32_t)n;
     for (uint64_t i = 0; i < n; i++) {
@@ -389,7 +387,7 @@ rg_status rg_model_load(const char *path, rg_model **out, char *err, size_t errl
     }
     /* the buffer is sized by the file itself, never by a count read from it */
     size_t len = (size_t)sb.st_size;
-    unsigned char *buf = malloc(len ? len : 1);
+    unsigned char *buf = rg__mem_malloc(len ? len : 1);
     if (!buf) {
         rg__errf(err, errlen, "%s: out of memory reading %zu bytes", path, len);
         fclose(fp);
@@ -401,10 +399,10 @@ rg_status rg_model_load(const char *path, rg_model **out, char *err, size_t errl
     if (got != len || rerr) {
         rg__errf(err, errlen, "%s: read error: %s", path,
                  rerr ? strerror(errno) : "file changed while reading");
-        free(buf);
+        rg__mem_free(buf);
         return RG_ERR_IO;
     }
     rg_status st = rg_model_load_mem(buf, len, path, out, err, errlen);
-    free(buf);
+    rg__mem_free(buf);
     return st;
 }

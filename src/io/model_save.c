@@ -11,7 +11,7 @@
 
 #include "data/data_internal.h"
 #include "io/model_format.h"
-#include "retrograd.h"
+#include "internal.h"
 
 typedef struct writer {
     FILE *fp;
@@ -227,7 +227,7 @@ rg_status rg_model_save(const char *path, const rg_model *m, char *err, size_t e
         return RG_ERR_ARG;
     }
     size_t tmplen = strlen(path) + 32;
-    char *tmp = malloc(tmplen);
+    char *tmp = rg__mem_malloc(tmplen);
     if (!tmp) {
         rg__errf(err, errlen, "%s: out of memory", path);
         return RG_ERR_NOMEM;
@@ -236,7 +236,7 @@ rg_status rg_model_save(const char *path, const rg_model *m, char *err, size_t e
     int fd = create_temp(path, tmp, tmplen);
     if (fd < 0) {
         rg__errf(err, errlen, "%s: %s: %s", path, step, strerror(errno));
-        free(tmp);
+        rg__mem_free(tmp);
         return RG_ERR_IO;
     }
     writer w = {.fp = fdopen(fd, "wb")};
@@ -273,12 +273,12 @@ rg_status rg_model_save(const char *path, const rg_model *m, char *err, size_t e
         goto fail;
     }
     sync_dir(path);
-    free(tmp);
+    rg__mem_free(tmp);
     return RG_OK;
 fail:
     unlink(tmp);
     rg__errf(err, errlen, "%s: not saved (an existing file is unchanged): %s: %s", path, step,
              strerror(e ? e : EIO));
-    free(tmp);
+    rg__mem_free(tmp);
     return RG_ERR_IO;
 }

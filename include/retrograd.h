@@ -145,6 +145,21 @@ uint64_t rg_graph_alloc_count(const rg_graph *g);
 void rg_graph_set_keep_values(rg_graph *g, bool keep);
 bool rg_graph_keep_values(const rg_graph *g);
 
+/* Anomaly mode. When on, rg_eval() checks the output of every op it runs, forward and
+ * backward nodes alike, and stops at the first NaN or infinity with RG_ERR_DOMAIN and a
+ * message naming the node (id, op, name; a gradient node as "gradient of <forward node>"),
+ * whether it belongs to the backward pass and its sweep step, the first bad element, and the
+ * range of each of its inputs (min, max over the finite values, count of non-finite ones):
+ *   check_finite: node 12 'log' (a2) produced -inf at element 3 (1 of 4 non-finite);
+ *   inputs: #11 'relu' (h1) [min 0, max 2.5]
+ * An input or parameter that already holds a NaN or infinity when an op reads it is reported
+ * as such ("node 0 'input' (x) holds nan at element 2 ..., read by node 5 'log'"), before the
+ * op runs. Constants are not checked on their own (a -inf constant is a deliberate mask);
+ * what an op makes of one is. Off by default; when off the executor does no checking at all.
+ * The check allocates nothing and costs one pass over each value. */
+void rg_graph_set_check_finite(rg_graph *g, bool on);
+bool rg_graph_check_finite(const rg_graph *g);
+
 /* Leaves. `shape` has `ndim` entries (ndim 0: a scalar; shape may then be NULL). The name is
  * copied and may be NULL. Inputs and parameters start zeroed unless `data` is given;
  * `data`, when not NULL, holds rg_node_size() values of the graph's dtype and is copied. */

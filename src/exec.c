@@ -2,6 +2,9 @@
  * list and reused, so re-running an unchanged graph allocates nothing. */
 #include "internal.h"
 
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -249,6 +252,196 @@ static struct rg__plan *plan_get(rg_graph *g, int n, rg_node *const *targets)
     return p;
 }
 
+/* Runs step s of plan p: its node's kernel, writing into the node's slot of the arena. */
+static inline rg_status run_step(rg_graph *g, const struct rg__plan *p, size_t s)
+{
+    rg_node *node = p->steps[s].node;
+    const rg_op_def *def = &g->ops[node->op];
+    node->data = p->arena + p->steps[s].offset;
+    rg_status st = g->dtype == RG_F32 ? def->forward_f32(node) : def->forward_f64(node);
+    if (st != RG_OK && g->status == RG_OK)
+        rg__fail(g, st, "%s: kernel failed on node %u", def->name, node->id);
+    return st;
+}
+
+/* ---- anomaly mode: rg_graph_set_check_finite() ---- */
+
+void rg_graph_set_check_finite(rg_graph *g, bool on)
+{
+    if (g)
+        g->check_finite = on;
+}
+
+bool rg_graph_check_finite(const rg_graph *g)
+{
+    return g && g->check_finite;
+}
+
+/* What a value holds: its non-finite elements (count, first index and value) and the range
+ * of its finite ones (min > max when there are none). */
+struct finite_scan {
+    int64_t bad, first;
+    double first_value, min, max;
+};
+
+/* The quick pass (count only) runs after every op; the full one only to write a message. */
+#define FINITE_SCAN(T, sfx)                                                                \
+    static int64_t count_bad_##sfx(const T *x, int64_t size)                               \
+    {                                                                                      \
+        int64_t bad = 0;                                                                   \
+        for (int64_t i = 0; i < size; i++)                                                 \
+            bad += !isfinite(x[i]);                                                        \
+        return bad;                                                                        \
+    }                                                                                      \
+    static void scan_##sfx(const T *x, int64_t size, struct finite_scan *r)                \
+    {                                                                                      \
+        for (int64_t i = 0; i < size; i++) {                                               \
+            if (!isfinite(x[i])) {                                                         \
+                if (!r->bad++) {                                                           \
+                    r->first = i;                                                          \
+                    r->first_value = x[i];                                                 \
+                }                                                                          \
+            } else {                                                                       \
+                if (x[i] < r->min)                                                         \
+                    r->min = x[i];                                                         \
+                if (x[i] > r->max)                                                         \
+                    r->max = x[i];                                                         \
+            }                                                                              \
+        }                                                                                  \
+    }
+FINITE_SCAN(float, f32)
+FINITE_SCAN(double, f64)
+
+static int64_t count_bad(const rg_node *n)
+{
+    return n->g->dtype == RG_F32 ? count_bad_f32(n->data, n->size)
+                                 : count_bad_f64(n->data, n->size);
+}
+
+static struct finite_scan scan(const rg_node *n)
+{
+    struct finite_scan r = {.first = -1, .min = INFINITY, .max = -INFINITY};
+    if (n->g->dtype == RG_F32)
+        scan_f32(n->data, n->size, &r);
+    else
+        scan_f64(n->data, n->size, &r);
+    return r;
+}
+
+/* Appends printf-style text at *len in buf (cap bytes), truncating at the end. */
+static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (*len >= cap - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *len = *len + (size_t)k < cap - 1 ? *len + (size_t)k : cap - 1;
+}
+
+/* "nan", "inf" or "-inf": a NaN's sign (0/0 is -nan on x86) says nothing, so it is dropped. */
+static const char *bad_str(double v)
+{
+    return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
+
+/* "'log' (a2)": the op and the node's name; a gradient node without a name of its own is
+ * named after the forward node it is the gradient of. */
+static void put_node(char *buf, size_t cap, size_t *len, const rg_node *n)
+{
+    put(buf, cap, len, "'%s'", n->g->ops[n->op].name);
+    if (n->name) {
+        put(buf, cap, len, " (%s)", n->name);
+    } else if (n->grad_of) {
+        const rg_node *f = n->grad_of;
+        if (f->name)
+            put(buf, cap, len, " (gradient of %s)", f->name);
+        else
+            put(buf, cap, len, " (gradient of node %u '%s')", f->id, f->g->ops[f->op].name);
+    }
+}
+
+/* "holds nan at element 3 (1 of 4 non-finite)" */
+static void put_bad(char *buf, size_t cap, size_t *len, const rg_node *n,
+                    const struct finite_scan *r)
+{
+    put(buf, cap, len, "%s at element %lld (%lld of %lld non-finite)", bad_str(r->first_value),
+        (long long)r->first, (long long)r->bad, (long long)n->size);
+}
+
+/* An input or parameter read by `reader` holds a NaN or infinity: the op is not to blame. */
+static rg_status fail_leaf(rg_graph *g, const rg_node *leaf, const rg_node *reader)
+{
+    char msg[RG__ERRMSG_LEN];
+    size_t len = 0;
+    struct finite_scan r = scan(leaf);
+    put(msg, sizeof msg, &len, "check_finite: node %u ", leaf->id);
+    put_node(msg, sizeof msg, &len, leaf);
+    put(msg, sizeof msg, &len, " holds ");
+    put_bad(msg, sizeof msg, &len, leaf, &r);
+    put(msg, sizeof msg, &len, ", read by node %u ", reader->id);
+    put_node(msg, sizeof msg, &len, reader);
+    return rg__fail(g, RG_ERR_DOMAIN, "%s", msg);
+}
+
+/* Op node n produced a NaN or infinity from its inputs, whose ranges the message lists. */
+static rg_status fail_op(rg_graph *g, const rg_node *n)
+{
+    char msg[RG__ERRMSG_LEN];
+    size_t len = 0;
+    struct finite_scan r = scan(n);
+    put(msg, sizeof msg, &len, "check_finite: node %u ", n->id);
+    put_node(msg, sizeof msg, &len, n);
+    if (n->is_grad)
+        put(msg, sizeof msg, &len, " in the backward pass (sweep step %d)", (int)n->step);
+    put(msg, sizeof msg, &len, " produced ");
+    put_bad(msg, sizeof msg, &len, n, &r);
+    put(msg, sizeof msg, &len, n->arity ? "; inputs:" : "; no inputs");
+    for (int k = 0; k < n->arity; k++) {
+        const rg_node *in = n->in[k];
+        struct finite_scan ri = scan(in);
+        put(msg, sizeof msg, &len, "%s #%u ", k ? "," : "", in->id);
+        put_node(msg, sizeof msg, &len, in);
+        if (ri.min <= ri.max)
+            put(msg, sizeof msg, &len, " [min %.6g, max %.6g", ri.min, ri.max);
+        else
+            put(msg, sizeof msg, &len, " [no finite value");
+        if (ri.bad)
+            put(msg, sizeof msg, &len, ", %lld non-finite", (long long)ri.bad);
+        put(msg, sizeof msg, &len, "]");
+    }
+    return rg__fail(g, RG_ERR_DOMAIN, "%s", msg);
+}
+
+/* The plan's steps with every op's output checked after its kernel, and every input or
+ * parameter checked before the first op that reads it (at each reader: leaves have no step
+ * of their own, and a check per read costs no more than the read). Allocates nothing. */
+static rg_status run_checked(rg_graph *g, const struct rg__plan *p)
+{
+    for (size_t s = 0; s < p->nsteps; s++) {
+        rg_node *node = p->steps[s].node;
+        for (int k = 0; k < node->arity; k++) {
+            const rg_node *in = node->in[k];
+            if ((in->kind == RG_KIND_INPUT || in->kind == RG_KIND_PARAM) && in->data &&
+                count_bad(in))
+                return fail_leaf(g, in, node);
+        }
+        rg_status st = run_step(g, p, s);
+        if (st != RG_OK)
+            return st;
+        if (count_bad(node))
+            return fail_op(g, node);
+    }
+    return RG_OK;
+}
+
 rg_status rg_eval(rg_graph *g, int n, rg_node *const *targets)
 {
     if (!g)
@@ -273,15 +466,13 @@ rg_status rg_eval(rg_graph *g, int n, rg_node *const *targets)
      * when an earlier error is on the graph; without one, that earlier error stays. */
     rg_status prev = g->status;
     g->status = RG_OK;
+    /* anomaly mode is decided once per run, so the plain loop carries no check at all */
     rg_status st = RG_OK;
-    for (size_t s = 0; s < p->nsteps && st == RG_OK; s++) {
-        rg_node *node = p->steps[s].node;
-        const rg_op_def *def = &g->ops[node->op];
-        node->data = p->arena + p->steps[s].offset;
-        st = g->dtype == RG_F32 ? def->forward_f32(node) : def->forward_f64(node);
-        if (st != RG_OK && g->status == RG_OK)
-            rg__fail(g, st, "%s: kernel failed on node %u", def->name, node->id);
-    }
+    if (g->check_finite)
+        st = run_checked(g, p);
+    else
+        for (size_t s = 0; s < p->nsteps && st == RG_OK; s++)
+            st = run_step(g, p, s);
     if (st == RG_OK)
         g->status = prev;
     return st;

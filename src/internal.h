@@ -131,6 +131,7 @@ struct rg_graph {
     struct rg__plan *plans[RG__PLAN_CACHE];
     uint64_t plan_clock;
     bool keep_values;
+    bool check_finite; /* anomaly mode: rg_graph_set_check_finite() */
 
     /* rg_backward(): the loss it was built for and the list it evaluates */
     rg_node *bw_loss;

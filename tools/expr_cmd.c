@@ -18,7 +18,7 @@
 void expr_usage(FILE *f)
 {
     fputs("usage: retrograd expr [--at NAME=VALUE]... [--wrt NAME[,NAME...]] [--json] [--hessian]\n"
-          "                      [--check] [drawing options] PROGRAM\n"
+          "                      [--check] [--check-finite] [drawing options] PROGRAM\n"
           "\n"
           "Builds PROGRAM as an f64 graph, evaluates it and prints its value and its gradients\n"
           "with respect to the variables.\n"
@@ -36,6 +36,8 @@ void expr_usage(FILE *f)
           "  --hessian        also print the Hessian over the elements of the --wrt variables\n"
           "  --check          also compare the gradients with central differences (exit 1 if\n"
           "                   they disagree)\n"
+          "  --check-finite   stop at the first NaN or infinity an op produces, forward or\n"
+          "                   backward, naming the node and its inputs' ranges (exit 1)\n"
           "  -h, --help       show this help\n"
           "\n",
           f);
@@ -48,7 +50,8 @@ void expr_usage(FILE *f)
           f);
     expr_print_functions(f);
     fputs("\n"
-          "exit status: 0 success, 1 gradient check failed, 2 bad input\n"
+          "exit status: 0 success, 1 gradient check failed or --check-finite found a NaN\n"
+          "or infinity, 2 bad input\n"
           "\n"
           "example:\n"
           "  retrograd expr --at x=2 --at 'W=[[1,2],[3,4]]' 'y = x*x; sum(W*y) + sin(x)'\n",
@@ -60,7 +63,7 @@ typedef struct options {
     int nvars;
     int *wrt; /* indices into vars */
     int nwrt;
-    bool wrt_given, json, hessian, check;
+    bool wrt_given, json, hessian, check, check_finite;
     const char *program;
     draw_opts draw;
 } options;
@@ -204,6 +207,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->hessian = true;
         } else if (strcmp(a, "--check") == 0) {
             o->check = true;
+        } else if (strcmp(a, "--check-finite") == 0) {
+            o->check_finite = true;
         } else if (is_option(a, "--at")) {
             const char *v = option_value(argc, argv, &i, "--at");
             rc = v ? add_var(o, v) : cli_fail("--at needs NAME=VALUE");
@@ -214,7 +219,8 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (draw_is_option(a)) {
             rc = draw_parse(&o->draw, argc, argv, &i);
         } else if (is_option(a, "--json") || is_option(a, "--hessian") ||
-                   is_option(a, "--check") || is_option(a, "--help")) {
+                   is_option(a, "--check") || is_option(a, "--check-finite") ||
+                   is_option(a, "--help")) {
             rc = cli_fail("option '%s' takes no value", cli_quote(a, strcspn(a, "="), q));
         } else {
             rc = cli_fail("unknown option '%s' (see 'retrograd expr --help')",
@@ -386,10 +392,17 @@ static int compute(rg_graph *g, const options *o, const char *src, results *r)
         memcpy(targets + 1 + nwrt, hnodes, (size_t)nh * sizeof *hnodes);
     if (draw_wanted(&o->draw))
         rg_graph_set_keep_values(g, true); /* a picture shows every node's value */
+    rg_graph_set_check_finite(g, o->check_finite);
     if (rg_eval(g, ntargets, targets) != RG_OK) {
         rc = graph_fail(g, "evaluation");
+        /* a NaN found by --check-finite is a finding about the program, not bad input */
+        if (o->check_finite && strncmp(rg_graph_errmsg(g), "check_finite:", 13) == 0)
+            rc = CLI_FAILED;
         goto done;
     }
+    /* the gradient check's evaluations at x +- eps may leave the domain (sqrt near 0) on
+     * purpose: anomaly mode is for the program's own evaluation */
+    rg_graph_set_check_finite(g, false);
     if ((rc = read_node(r->out, &r->value)) != CLI_OK)
         goto done;
     r->grads = calloc((size_t)nwrt + 1, sizeof *r->grads);

@@ -613,6 +613,17 @@ START_TEST(divergence)
 }
 END_TEST
 
+/* The same run in anomaly mode stops at the first op that produces a non-finite value and
+ * names it. */
+START_TEST(check_finite)
+{
+    RUN("train", "--opt", "sgd", "--lr", "100000", "--quiet", "--check-finite");
+    ck_assert_int_eq(run_status, 1);
+    ck_assert_msg(strstr(run_err, "retrograd: epoch 1, step "), "%s", run_err);
+    ck_assert_msg(strstr(run_err, "check_finite: node "), "%s", run_err);
+}
+END_TEST
+
 START_TEST(help)
 {
     RUN("train", "--help");
@@ -649,6 +660,7 @@ static Suite *train_suite(void)
         {"dot", dot_graph},
         {"threads", threads},
         {"divergence", divergence},
+        {"check_finite", check_finite},
         {"help", help},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

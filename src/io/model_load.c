@@ -271,8 +271,9 @@ static rg_status parse(loader *L, const unsigned char *buf, size_t len, rg_model
         uint64_t plen = le(sh + 4, 8);
         if (plen > c.n || c.n - plen < RG__SECTION_TAIL) {
             rg__errf(L->err, L->errlen, "%s: truncated model file: section %llu ('%s', at byte "
-                     "%zu) declares %llu bytes, %zu remain", name, (unsigned long long)s + 1,
-                     q, at, (unsigned long long)plen, c.n);
+                     "%zu) declares %llu bytes and a %d-byte checksum, %zu remain", name,
+                     (unsigned long long)s + 1, q, at, (unsigned long long)plen,
+                     RG__SECTION_TAIL, c.n);
             return RG_ERR_FORMAT;
         }
         const unsigned char *payload = take(&c, (size_t)plen);

@@ -231,17 +231,23 @@ rg_node *rg_div(rg_node *a, rg_node *b);     /* a / b;   d/da 1/b, d/db -a/b^2 *
 rg_node *rg_pow(rg_node *a, rg_node *b);     /* a ^ b;   d/da b a^(b-1), d/db a^b log a */
 rg_node *rg_maximum(rg_node *a, rg_node *b); /* max(a,b); d/da H(a-b), d/db H(b-a) */
 rg_node *rg_minimum(rg_node *a, rg_node *b); /* min(a,b); d/da H(b-a), d/db H(a-b) */
+/* pow at a = 0: 0^0 = 1, 0^b = 0 for b > 0, +inf for b < 0. d/da there is b 0^(b-1): 0 for
+ * b > 1, 1 for b = 1, +inf for 0 < b < 1, and NaN for b = 0 (0 * 0^-1). d/db at a = 0 is
+ * taken as 0 for b >= 0, as in PyTorch (0^b is flat for b > 0; a^b log a would be 0 * -inf),
+ * and is NaN for b < 0. For a < 0, d/db is NaN (log a); it is only built when asked for. */
 
 /* Elementwise unary. */
 rg_node *rg_neg(rg_node *x);      /* -x;         -1 */
-rg_node *rg_exp(rg_node *x);      /* e^x;        e^x */
-rg_node *rg_log(rg_node *x);      /* ln x;       1/x  (log 0 = -inf) */
-rg_node *rg_sqrt(rg_node *x);     /* sqrt x;     1/(2 sqrt x) */
+rg_node *rg_exp(rg_node *x);      /* e^x;        e^x  (e^1000 = inf, e^-1000 = 0, both types) */
+rg_node *rg_log(rg_node *x);      /* ln x;       1/x  (log 0 = -inf, its gradient +inf; x<0: NaN) */
+rg_node *rg_sqrt(rg_node *x);     /* sqrt x;     1/(2 sqrt x)  (sqrt 0 = 0, its gradient +inf) */
 rg_node *rg_square(rg_node *x);   /* x^2;        2x */
 rg_node *rg_abs(rg_node *x);      /* |x|;        2H(x) - 1 (sign) */
 rg_node *rg_sin(rg_node *x);      /* sin x;      cos x */
 rg_node *rg_cos(rg_node *x);      /* cos x;      -sin x */
-rg_node *rg_tanh(rg_node *x);     /* tanh x;     1 - tanh^2 x */
+rg_node *rg_tanh(rg_node *x);     /* tanh x;     1 - tanh^2 x  (+-1 and gradient 0 at +-1000) */
+/* sigmoid and softplus exponentiate only non-positive numbers, so they never overflow: at
+ * +-1000 sigmoid is exactly 1 and 0 (gradient 0), softplus exactly 1000 and 0 (gradient 1, 0). */
 rg_node *rg_sigmoid(rg_node *x);  /* 1/(1+e^-x); s (1 - s) */
 rg_node *rg_relu(rg_node *x);     /* max(x, 0);  H(x) */
 rg_node *rg_leaky_relu(rg_node *x, double slope); /* x>0 ? x : slope x; slope + (1-slope) H(x) */
@@ -285,11 +291,15 @@ rg_node *rg_mean(rg_node *x, int axis, bool keepdims);
 rg_node *rg_max(rg_node *x, int axis, bool keepdims);
 
 /* Softmax and log-softmax over `axis`, computed with the maximum subtracted so no
- * exponential overflows. softmax' = y (g - sum(g y)); log_softmax' = g - e^y sum(g). */
+ * exponential overflows. softmax' = y (g - sum(g y)); log_softmax' = g - e^y sum(g).
+ * Logits as large as +-1e30 (f32 and f64) give finite results and their exact limits: an
+ * entry below the row's maximum by ~1e30 has softmax 0 and log_softmax (x - max); equal
+ * entries, however large, are uniform (log_softmax -ln C). */
 rg_node *rg_softmax(rg_node *x, int axis);
 rg_node *rg_log_softmax(rg_node *x, int axis);
 /* Mean over the batch of -log softmax(logits)[label]: logits [N,C], labels [N] holding class
- * indices in [0, C) as values of the graph's dtype. Fused and stable (log-sum-exp).
+ * indices in [0, C) as values of the graph's dtype. Fused and stable (log-sum-exp): a row
+ * whose label's logit is 1e30 above the others costs 0; 1e30 below, 1e30 (finite).
  * d/dlogits = (softmax(logits) - one_hot(labels)) / N. Labels get no gradient. */
 rg_node *rg_cross_entropy(rg_node *logits, rg_node *labels);
 /* mean((a - b)^2) over every element (a and b broadcast). Built from sub, square and mean. */

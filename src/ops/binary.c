@@ -132,7 +132,13 @@ rg_node *rg_div(rg_node *a, rg_node *b)
 /* pow: y = a^b; dy/da = b a^(b-1), dy/db = a^b ln a = y ln a.
  * dy/da is not written b y / a, which is 0/0 at a = 0. dy/db is only built when asked for:
  * ln a is NaN for a < 0 (where a^b is real only for integer b) and would poison a gradient
- * that nobody needs, e.g. x^2 differentiated in x. */
+ * that nobody needs, e.g. x^2 differentiated in x.
+ * At a = 0, y ln a is 0 * -inf = NaN; dy/db is taken as 0 there, as PyTorch does (0^b = 0 for
+ * every b > 0: flat to the right). It is computed as y ln(a + z) with z = 2 H(-|a|), which is
+ * 1 exactly where a == 0 and 0 elsewhere (H(0) = 1/2), so ln sees 1 at a = 0 and a itself
+ * everywhere else (|a|, not a^2, so a tiny a cannot underflow into the mask). z has a zero
+ * derivative, so the rule stays differentiable. For b < 0, y = +inf at a = 0 and the result
+ * is inf * 0 = NaN: 0^b has no derivative there. */
 RG__EW_BINARY(pow, RG__M2(pow, x, y))
 static rg_status vjp_pow(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
@@ -141,8 +147,11 @@ static rg_status vjp_pow(rg_node *n, rg_node *gy, const bool *need, rg_node **gi
         rg_node *da = rg_mul(b, rg_pow(a, rg_sub(b, rg_scalar(n->g, 1.0))));
         gin[0] = unbroadcast(rg_mul(gy, da), a);
     }
-    if (need[1])
-        gin[1] = unbroadcast(rg_mul(gy, rg_mul(n, rg_log(a))), b);
+    if (need[1]) {
+        rg_node *zero_base = rg_mul(rg_scalar(n->g, 2.0), rg_heaviside(rg_neg(rg_abs(a))));
+        rg_node *ln_a = rg_log(rg_add(a, zero_base));
+        gin[1] = unbroadcast(rg_mul(gy, rg_mul(n, ln_a)), b);
+    }
     return vjp_done(n, need, gin);
 }
 BINARY_DEF(pow, NULL);

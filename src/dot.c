@@ -4,6 +4,7 @@
 #include "dot_priv.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,19 @@ void rg__dot_graph_close(void *agraph)
 }
 
 #else /* RG_HAVE_CGRAPH */
+
+/* Statically initialised, so no first use can race with another. */
+static pthread_mutex_t graphviz_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void rg__graphviz_lock(void)
+{
+    pthread_mutex_lock(&graphviz_lock);
+}
+
+void rg__graphviz_unlock(void)
+{
+    pthread_mutex_unlock(&graphviz_lock);
+}
 
 /* Object ids. cgraph's default discipline uses the address of an object's interned name as
  * its id, and agwrite orders subgraphs by id, so the same graph could be written with its
@@ -675,11 +689,15 @@ rg_status rg_dot_write(rg_graph *g, FILE *f, const rg_dot_opts *opts)
         return RG_ERR_ARG;
     if (!f)
         return rg__fail(g, RG_ERR_ARG, "dot: no file to write to");
+    rg__graphviz_lock();
     Agraph_t *root = rg__dot_graph(g, opts);
-    if (!root)
+    if (!root) {
+        rg__graphviz_unlock();
         return g->status != RG_OK ? g->status : RG_ERR_NOMEM;
+    }
     int rc = agwrite(root, f);
     agclose(root);
+    rg__graphviz_unlock();
     if (rc == EOF || ferror(f))
         return rg__fail(g, RG_ERR_IO, "dot: write failed: %s", strerror(errno));
     return RG_OK;

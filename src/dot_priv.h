@@ -51,6 +51,12 @@ rg_status rg__dot_atomic(rg_graph *g, const char *path, rg__dot_writer write, co
 void *rg__dot_graph(rg_graph *g, const rg_dot_opts *opts);
 void rg__dot_graph_close(void *agraph);
 
+/* libcgraph and libgvc are not thread-safe (agwrite keeps its indentation level and port
+ * symbols in static variables; the error level and callback are process-wide), so all use of
+ * Graphviz in the process, from rg__dot_graph() to rg__dot_graph_close(), holds this lock. */
+void rg__graphviz_lock(void);
+void rg__graphviz_unlock(void);
+
 /* ---- text (dot_label.c) ---- */
 
 /* A growable string in the graph's allocator; after a failed allocation it stops growing and

@@ -148,7 +148,6 @@ void *rg__calloc(rg_graph *g, size_t n, size_t size);
 void *rg__realloc(rg_graph *g, void *p, size_t old_size, size_t size);
 void rg__free(rg_graph *g, void *p);
 
-/* Records the first error on the graph; returns status. */
 /* Memory through the process-wide allocator (rg_set_allocator()), for what belongs to no
  * graph: data sets, IDX arrays, batch iterators, models and the readers' buffers. Sizes of 0
  * allocate 1 byte, so NULL always means failure; rg__mem_realloc needs the old size for
@@ -160,6 +159,7 @@ void rg__mem_free(void *p);
 /* A NUL-terminated copy of s[0..n-1]. */
 char *rg__mem_strndup(const char *s, size_t n);
 
+/* Records the first error on the graph; returns status. */
 rg_status rg__fail(rg_graph *g, rg_status status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

@@ -11,7 +11,6 @@
 
 #ifdef RG_HAVE_GVC
 #include <gvc.h>
-#include <threads.h>
 #endif
 
 /* ---- atomic files ---- */
@@ -195,16 +194,9 @@ static int keep_message(char *msg)
 /* One Graphviz context for the process, made on first use and never freed: Graphviz 2.4x's
  * text-layout plugin keeps a pointer into the font cache of the context it last measured
  * text for, so freeing a context and making another reads freed memory. Graphviz is not
- * reentrant either, so renders take turns. */
+ * reentrant either, so renders take turns with each other and with DOT export under the
+ * Graphviz lock (dot_priv.h), which also guards the context's creation. */
 static GVC_t *the_gvc;
-static mtx_t gvc_lock;
-static once_flag gvc_once = ONCE_FLAG_INIT;
-
-static void gvc_init(void)
-{
-    if (mtx_init(&gvc_lock, mtx_plain) == thrd_success)
-        the_gvc = gvContext();
-}
 
 rg_status rg_dot_render(rg_graph *g, FILE *f, const char *format, const rg_dot_opts *opts)
 {
@@ -212,13 +204,15 @@ rg_status rg_dot_render(rg_graph *g, FILE *f, const char *format, const rg_dot_o
         return RG_ERR_ARG;
     if (!f || !format || !*format)
         return rg__fail(g, RG_ERR_ARG, "render: no file or format given");
+    rg__graphviz_lock();
     void *graph = rg__dot_graph(g, opts);
-    if (!graph)
+    if (!graph) {
+        rg__graphviz_unlock();
         return g->status != RG_OK ? g->status : RG_ERR_NOMEM;
-    call_once(&gvc_once, gvc_init);
+    }
+    if (!the_gvc)
+        the_gvc = gvContext();
     GVC_t *gvc = the_gvc;
-    if (gvc)
-        mtx_lock(&gvc_lock);
     gv_msg[0] = '\0';
     agusererrf old_f = agseterrf(keep_message);
     agerrlevel_t old_level = agseterr(AGERR);
@@ -243,9 +237,8 @@ rg_status rg_dot_render(rg_graph *g, FILE *f, const char *format, const rg_dot_o
     }
     agseterr(old_level);
     agseterrf(old_f);
-    if (gvc)
-        mtx_unlock(&gvc_lock);
     rg__dot_graph_close(graph);
+    rg__graphviz_unlock();
     return st;
 }
 

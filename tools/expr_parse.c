@@ -104,8 +104,11 @@ void expr_print_functions(FILE *f)
             fprintf(f, "  %s\n", functions[i].sig);
 }
 
+/* The names assigned so far are an open-addressing hash table (a linear scan per name made
+ * a program of n statements take n^2 time: ten seconds for 100 000 statements); a
+ * reassignment replaces the node, as a name means its latest assignment. */
 typedef struct binding {
-    const char *name; /* into the program text */
+    const char *name; /* into the program text; NULL for an empty slot */
     size_t len;
     rg_node *node;
 } binding;
@@ -116,7 +119,7 @@ typedef struct parser {
     size_t pos;
     expr_var *vars;
     int nvars;
-    binding *binds;
+    binding *binds;           /* capbinds slots (a power of two), at most half full */
     size_t nbinds, capbinds;
     int depth;
     char *err;
@@ -167,12 +170,24 @@ static rg_node *built(parser *ps, const expr_token *t, rg_node *n)
 static rg_node *parse_expr(parser *ps);
 static rg_node *parse_unary(parser *ps);
 
+/* The slot holding `name`, or the empty slot where it would go. */
+static binding *binding_slot(binding *binds, size_t cap, const char *name, size_t len)
+{
+    uint64_t h = 0xCBF29CE484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 0x100000001B3ull;
+    for (size_t k = (size_t)h & (cap - 1);; k = (k + 1) & (cap - 1))
+        if (!binds[k].name || (binds[k].len == len && memcmp(binds[k].name, name, len) == 0))
+            return &binds[k];
+}
+
 static rg_node *lookup(parser *ps, const expr_token *t)
 {
-    /* Latest assignment first, so a name may be reassigned. */
-    for (size_t i = ps->nbinds; i-- > 0;)
-        if (ps->binds[i].len == t->len && memcmp(ps->binds[i].name, t->text, t->len) == 0)
-            return ps->binds[i].node;
+    if (ps->capbinds) {
+        const binding *b = binding_slot(ps->binds, ps->capbinds, t->text, t->len);
+        if (b->name)
+            return b->node;
+    }
     for (int i = 0; i < ps->nvars; i++)
         if (strlen(ps->vars[i].name) == t->len && memcmp(ps->vars[i].name, t->text, t->len) == 0)
             return ps->vars[i].node;
@@ -402,17 +417,26 @@ static bool bind(parser *ps, const expr_token *name, rg_node *node)
             return false;
         }
     }
-    if (ps->nbinds == ps->capbinds) {
+    if (2 * (ps->nbinds + 1) > ps->capbinds) {
         size_t cap = ps->capbinds ? 2 * ps->capbinds : 16;
-        binding *b = realloc(ps->binds, cap * sizeof *b);
+        binding *b = calloc(cap, sizeof *b);
         if (!b) {
             error_at(ps, name, "out of memory");
             return false;
         }
+        for (size_t i = 0; i < ps->capbinds; i++)
+            if (ps->binds[i].name)
+                *binding_slot(b, cap, ps->binds[i].name, ps->binds[i].len) = ps->binds[i];
+        free(ps->binds);
         ps->binds = b;
         ps->capbinds = cap;
     }
-    ps->binds[ps->nbinds++] = (binding){name->text, name->len, node};
+    binding *b = binding_slot(ps->binds, ps->capbinds, name->text, name->len);
+    if (!b->name) {
+        *b = (binding){name->text, name->len, NULL};
+        ps->nbinds++;
+    }
+    b->node = node;
     /* pictures (--dot, --svg) show the node under the name the program gave it */
     if (!rg_node_name(node)) {
         char *copy = malloc(name->len + 1);

@@ -105,7 +105,8 @@ const rg_model_tensor *rg_model_opt(const rg_model *m, const char *name);
 int64_t rg_model_numel(int ndim, const int64_t *shape);
 
 /* Checks that m is well-formed: everything rg_model_load() checks (names, sizes, counts,
- * standardisation size, unique tensor names). RG_ERR_ARG with a message otherwise. */
+ * standardisation size, unique tensor names). RG_ERR_ARG with a message otherwise
+ * (RG_ERR_NOMEM if memory runs out while checking). */
 rg_status rg_model_validate(const rg_model *m, char *err, size_t errlen);
 
 /* Validates m, then writes it to a temporary file in the target's directory, flushes it to

@@ -210,12 +210,35 @@ const char *rg__model_field_fault(const char *f)
     return NULL;
 }
 
-static bool check_tensors(const rg_model_tensor *t, int32_t n, const char *what, char *why,
-                          size_t len)
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+rg_status rg__model_duplicate(const void *first, size_t n, size_t stride, const char **dup)
+{
+    *dup = NULL;
+    if (n < 2)
+        return RG_OK;
+    const char **v = rg__mem_malloc(n * sizeof *v);
+    if (!v)
+        return RG_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        v[i] = *(const char *const *)((const char *)first + i * stride);
+    qsort(v, n, sizeof *v, cmp_str);
+    for (size_t i = 1; i < n && !*dup; i++)
+        if (strcmp(v[i - 1], v[i]) == 0)
+            *dup = v[i];
+    rg__mem_free(v);
+    return RG_OK;
+}
+
+static rg_status check_tensors(const rg_model_tensor *t, int32_t n, const char *what,
+                               char *why, size_t len)
 {
     if (n < 0 || (n > 0 && !t)) {
         rg__errf(why, len, "%s: bad tensor count %d", what, (int)n);
-        return false;
+        return RG_ERR_ARG;
     }
     for (int32_t i = 0; i < n; i++) {
         const char *nm = t[i].name;
@@ -224,110 +247,121 @@ static bool check_tensors(const rg_model_tensor *t, int32_t n, const char *what,
             char q[64];
             rg__quote(q, sizeof q, nm ? nm : "", nm ? strlen(nm) : 0);
             rg__errf(why, len, "%s: tensor %d '%s': %s", what, (int)i, q, f);
-            return false;
+            return RG_ERR_ARG;
         }
         int64_t numel = rg_model_numel(t[i].ndim, t[i].shape);
         if (rg__dtype_size(t[i].dtype) == 0) {
             rg__errf(why, len, "%s: tensor '%s': unknown dtype %d", what, nm, (int)t[i].dtype);
-            return false;
+            return RG_ERR_ARG;
         }
         if (numel < 0) {
             rg__errf(why, len, "%s: tensor '%s': invalid shape (ndim %d)", what, nm, t[i].ndim);
-            return false;
+            return RG_ERR_ARG;
         }
         if ((uint64_t)numel > SIZE_MAX / 8) {
             rg__errf(why, len, "%s: tensor '%s': %lld elements is too large", what, nm,
                      (long long)numel);
-            return false;
+            return RG_ERR_ARG;
         }
         if (numel > 0 && !t[i].data) {
             rg__errf(why, len, "%s: tensor '%s': no data", what, nm);
-            return false;
+            return RG_ERR_ARG;
         }
-        for (int32_t j = 0; j < i; j++)
-            if (strcmp(t[j].name, nm) == 0) {
-                rg__errf(why, len, "%s: two tensors are named '%s'", what, nm);
-                return false;
-            }
     }
-    return true;
+    const char *dup = NULL;
+    if (n > 0 && rg__model_duplicate(&t[0].name, (size_t)n, sizeof *t, &dup) != RG_OK) {
+        rg__errf(why, len, "out of memory");
+        return RG_ERR_NOMEM;
+    }
+    if (dup) {
+        rg__errf(why, len, "%s: two tensors are named '%s'", what, dup);
+        return RG_ERR_ARG;
+    }
+    return RG_OK;
 }
 
-bool rg__model_check(const rg_model *m, char *why, size_t len)
+rg_status rg__model_check(const rg_model *m, char *why, size_t len)
 {
     const rg_model_desc *d = &m->desc;
     const char *f;
     if (d->nlayers < 1 || d->nlayers > RG_MODEL_MAX_LAYERS) {
         rg__errf(why, len, "architecture: %d layers (need 1 to %d)", d->nlayers,
                  RG_MODEL_MAX_LAYERS);
-        return false;
+        return RG_ERR_ARG;
     }
     for (int i = 0; i <= d->nlayers; i++)
         if (d->sizes[i] < 1 || d->sizes[i] > RG__MAX_WIDTH) {
             rg__errf(why, len, "architecture: size %d is %lld (need 1 to %lld)", i,
                      (long long)d->sizes[i], (long long)RG__MAX_WIDTH);
-            return false;
+            return RG_ERR_ARG;
         }
     if ((f = rg__model_field_fault(d->activation)) != NULL) {
         rg__errf(why, len, "architecture: activation name: %s", f);
-        return false;
+        return RG_ERR_ARG;
     }
     if ((f = rg__model_field_fault(d->loss)) != NULL) {
         rg__errf(why, len, "architecture: loss name: %s", f);
-        return false;
+        return RG_ERR_ARG;
     }
     if (!isfinite(d->act_param)) {
         rg__errf(why, len, "architecture: activation parameter is not finite");
-        return false;
+        return RG_ERR_ARG;
     }
     if (m->nstats != 0) {
         if (m->nstats != d->sizes[0]) {
             rg__errf(why, len, "standardisation: %lld features, but the input has %lld",
                      (long long)m->nstats, (long long)d->sizes[0]);
-            return false;
+            return RG_ERR_ARG;
         }
         if (!m->mean || !m->std) {
             rg__errf(why, len, "standardisation: no mean or std");
-            return false;
+            return RG_ERR_ARG;
         }
         for (int64_t j = 0; j < m->nstats; j++)
             if (!isfinite(m->mean[j]) || !(m->std[j] > 0.0) || !isfinite(m->std[j])) {
                 rg__errf(why, len, "standardisation: feature %lld: mean %g, std %g (need "
                          "finite, std > 0)", (long long)j, m->mean[j], m->std[j]);
-                return false;
+                return RG_ERR_ARG;
             }
     }
     if (m->nclass_names < 0 || m->nclass_names > RG__MAX_CLASS_NAMES ||
         (m->nclass_names > 0 && !m->class_names)) {
         rg__errf(why, len, "class names: bad count %d", (int)m->nclass_names);
-        return false;
+        return RG_ERR_ARG;
     }
     for (int32_t i = 0; i < m->nclass_names; i++) {
         const char *nm = m->class_names[i];
         f = nm ? rg__model_name_fault(nm, strlen(nm)) : "no name";
         if (f) {
             rg__errf(why, len, "class name %d: %s", (int)i, f);
-            return false;
+            return RG_ERR_ARG;
         }
-        for (int32_t j = 0; j < i; j++)
-            if (strcmp(m->class_names[j], nm) == 0) {
-                char q[64];
-                rg__quote(q, sizeof q, nm, strlen(nm));
-                rg__errf(why, len, "class names: '%s' appears twice", q);
-                return false;
-            }
     }
-    if (!check_tensors(m->params, m->nparams, "parameters", why, len))
-        return false;
+    const char *dup = NULL;
+    if (m->nclass_names > 0 &&
+        rg__model_duplicate(m->class_names, (size_t)m->nclass_names, sizeof(char *), &dup) !=
+            RG_OK) {
+        rg__errf(why, len, "out of memory");
+        return RG_ERR_NOMEM;
+    }
+    if (dup) {
+        char q[64];
+        rg__quote(q, sizeof q, dup, strlen(dup));
+        rg__errf(why, len, "class names: '%s' appears twice", q);
+        return RG_ERR_ARG;
+    }
+    rg_status st = check_tensors(m->params, m->nparams, "parameters", why, len);
+    if (st != RG_OK)
+        return st;
     if (m->has_opt) {
         if ((f = rg__model_field_fault(m->opt_name)) != NULL) {
             rg__errf(why, len, "optimiser name: %s", f);
-            return false;
+            return RG_ERR_ARG;
         }
-        if (!check_tensors(m->opt, m->nopt, "optimiser state", why, len))
-            return false;
+        if ((st = check_tensors(m->opt, m->nopt, "optimiser state", why, len)) != RG_OK)
+            return st;
     }
-    return true;
+    return RG_OK;
 }
 
 rg_status rg_model_validate(const rg_model *m, char *err, size_t errlen)
@@ -336,5 +370,5 @@ rg_status rg_model_validate(const rg_model *m, char *err, size_t errlen)
         rg__errf(err, errlen, "no model");
         return RG_ERR_ARG;
     }
-    return rg__model_check(m, err, errlen) ? RG_OK : RG_ERR_ARG;
+    return rg__model_check(m, err, errlen);
 }

@@ -37,8 +37,17 @@ const char *rg__model_name_fault(const char *text, size_t n);
  * a byte after the NUL that is not 0, a character outside printable ASCII), or NULL. */
 const char *rg__model_field_fault(const char *f);
 
-/* Checks m as rg_model_validate() does, writing the reason without any file prefix. */
-bool rg__model_check(const rg_model *m, char *why, size_t len);
+/* Sets *dup to a name held twice among the n strings at first, first + stride bytes, ...
+ * (the name field of an array of structs, or an array of strings), or to NULL. Sorts a copy
+ * of the pointers, so that a file of many tensors or class names is checked in n log n time
+ * rather than n^2 (100 000 tensors: a tenth of a second instead of minutes). RG_ERR_NOMEM
+ * when that copy cannot be allocated. */
+rg_status rg__model_duplicate(const void *first, size_t n, size_t stride, const char **dup);
+
+/* Checks m as rg_model_validate() does, writing the reason without any file prefix:
+ * RG_ERR_ARG when m is not well-formed, RG_ERR_NOMEM (why: "out of memory") when memory ran
+ * out while checking. */
+rg_status rg__model_check(const rg_model *m, char *why, size_t len);
 
 /* Bytes per element of a tensor dtype (0 for an invalid one). */
 size_t rg__dtype_size(rg_dtype t);

@@ -142,10 +142,12 @@ static rg_status take_tensors(loader *L, cur *c, rg_model_tensor **list, int32_t
         if (!(t->data = rg__mem_malloc(numel ? (size_t)numel * es : 1)))
             return RG_ERR_NOMEM;
         get_values(t->data, p, t->dtype, numel);
-        for (uint64_t j = 0; j < i; j++)
-            if (strcmp((*list)[j].name, t->name) == 0)
-                return bad(L, "two tensors are named '%s'", t->name);
     }
+    const char *dup = NULL;
+    if (rg__model_duplicate(&(*list)[0].name, (size_t)n, sizeof **list, &dup) != RG_OK)
+        return RG_ERR_NOMEM;
+    if (dup)
+        return bad(L, "two tensors are named '%s'", dup);
     return RG_OK;
 }
 
@@ -333,7 +335,12 @@ static rg_status parse(loader *L, const unsigned char *buf, size_t len, rg_model
         return RG_ERR_FORMAT;
     }
     char why[256];
-    if (!rg__model_check(m, why, sizeof why)) {
+    rg_status st = rg__model_check(m, why, sizeof why);
+    if (st == RG_ERR_NOMEM) {
+        rg__errf(L->err, L->errlen, "%s: out of memory", name);
+        return st;
+    }
+    if (st != RG_OK) {
         rg__errf(L->err, L->errlen, "%s: corrupt model file: %s", name, why);
         return RG_ERR_FORMAT;
     }

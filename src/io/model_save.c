@@ -222,9 +222,10 @@ rg_status rg_model_save(const char *path, const rg_model *m, char *err, size_t e
         return RG_ERR_ARG;
     }
     char why[256];
-    if (!rg__model_check(m, why, sizeof why)) {
+    rg_status st = rg__model_check(m, why, sizeof why);
+    if (st != RG_OK) {
         rg__errf(err, errlen, "%s: not saved: %s", path, why);
-        return RG_ERR_ARG;
+        return st;
     }
     size_t tmplen = strlen(path) + 32;
     char *tmp = rg__mem_malloc(tmplen);

@@ -254,6 +254,12 @@ rg_node *rg_leaky_relu(rg_node *x, double slope); /* x>0 ? x : slope x; slope + 
 rg_node *rg_softplus(rg_node *x); /* ln(1+e^x);  sigmoid x */
 rg_node *rg_heaviside(rg_node *x); /* H(x): 1 for x>0, 1/2 at 0, 0 below; derivative 0 */
 
+/* Fused backward ops: the VJPs of tanh, sigmoid and relu as one node (and one pass) each,
+ * which those ops' VJPs use. Both inputs have the same shape. Differentiable themselves. */
+rg_node *rg_tanh_grad(rg_node *y, rg_node *gy);    /* gy (1 - y^2), y = tanh x */
+rg_node *rg_sigmoid_grad(rg_node *s, rg_node *gy); /* gy s (1 - s), s = sigmoid x */
+rg_node *rg_relu_grad(rg_node *x, rg_node *gy);    /* gy H(x); x is relu's input */
+
 /* Linear algebra and shapes. */
 /* op(a) @ op(b), op transposing the last two axes when the flag is set. 2-D: [m,k]@[k,n];
  * 3-D batched: [B,m,k]@[B,k,n]; a 2-D operand is shared across the batch of a 3-D one.

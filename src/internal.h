@@ -62,7 +62,11 @@
     /* softmax and losses: src/ops/loss.c */                                               \
     X(SOFTMAX, softmax)                                                                    \
     X(LOG_SOFTMAX, log_softmax)                                                            \
-    X(CROSS_ENTROPY, cross_entropy)
+    X(CROSS_ENTROPY, cross_entropy)                                                        \
+    /* fused backward ops: src/ops/grad_ops.c */                                           \
+    X(TANH_GRAD, tanh_grad)                                                                \
+    X(SIGMOID_GRAD, sigmoid_grad)                                                          \
+    X(RELU_GRAD, relu_grad)
 
 enum rg__op_id {
 #define RG__OP_ENUM(ID, lower) RG_OP_##ID,

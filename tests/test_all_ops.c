@@ -97,6 +97,16 @@ static void build_binary(const op_case *c, rg_graph *g, int variant, uint64_t *s
     s->out = c->binary(a, b);
 }
 
+/* Two inputs of one shape (the fused backward ops): variant 0 a matrix, 1 a 3-D tensor. */
+static void build_same2(const op_case *c, rg_graph *g, int variant, uint64_t *seed,
+                        sample *s)
+{
+    int64_t sh[3] = {rdim(seed, 1, 3), rdim(seed, 2, 3), rdim(seed, 2, 3)};
+    rg_node *a = param(g, variant ? 3 : 2, sh, c->lo, c->hi, seed, s);
+    rg_node *b = param(g, variant ? 3 : 2, sh, c->lo2, c->hi2, seed, s);
+    s->out = c->binary(a, b);
+}
+
 /* Variant 0: [m,k] @ [k,n]; variant 1: batched and transposed, [B,k,m]^T @ [n,k]^T shared
  * across the batch. */
 static void build_matmul(const op_case *c, rg_graph *g, int variant, uint64_t *seed,
@@ -316,6 +326,9 @@ static const op_case cases[] = {
     OTHER("softmax", build_softmax),
     OTHER("log_softmax", build_softmax),
     OTHER("cross_entropy", build_cross_entropy),
+    {"tanh_grad", build_same2, NULL, rg_tanh_grad, -0.9, 0.9, -1, 1, false},
+    {"sigmoid_grad", build_same2, NULL, rg_sigmoid_grad, 0.1, 0.9, -1, 1, false},
+    {"relu_grad", build_same2, NULL, rg_relu_grad, -1, 1, -1, 1, false},
 };
 
 static const char *const leaves[] = {"input", "param", "const", "fill"};

@@ -166,7 +166,7 @@ rg_node *rg_cos(rg_node *x)
 RG__EW_UNARY(tanh, RG__M(tanh, x))
 static rg_status vjp_tanh(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
-    gin[0] = rg_mul(gy, rg_sub(rg_scalar(n->g, 1.0), rg_square(n)));
+    gin[0] = rg_tanh_grad(n, gy); /* gy (1 - y^2) in one node */
     return vjp_done(n, gin[0]);
 }
 UNARY_DEF(tanh, vjp_tanh, NULL);
@@ -181,7 +181,7 @@ rg_node *rg_tanh(rg_node *x)
 RG__EW_UNARY(sigmoid, x >= 0 ? 1 / (1 + RG__M(exp, -x)) : RG__M(exp, x) / (1 + RG__M(exp, x)))
 static rg_status vjp_sigmoid(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
-    gin[0] = rg_mul(gy, rg_mul(n, rg_sub(rg_scalar(n->g, 1.0), n)));
+    gin[0] = rg_sigmoid_grad(n, gy); /* gy y (1 - y) in one node */
     return vjp_done(n, gin[0]);
 }
 UNARY_DEF(sigmoid, vjp_sigmoid, NULL);
@@ -194,7 +194,7 @@ rg_node *rg_sigmoid(rg_node *x)
 RG__EW_UNARY(relu, x < 0 ? 0 : x)
 static rg_status vjp_relu(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
-    gin[0] = rg_mul(gy, rg_heaviside(n->in[0]));
+    gin[0] = rg_relu_grad(n->in[0], gy); /* gy H(x) in one node */
     return vjp_done(n, gin[0]);
 }
 UNARY_DEF(relu, vjp_relu, kink_at_zero);

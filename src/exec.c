@@ -359,7 +359,7 @@ static void put_node(char *buf, size_t cap, size_t *len, const rg_node *n)
     put(buf, cap, len, "'%s'", n->g->ops[n->op].name);
     if (n->name) {
         put(buf, cap, len, " (%s)", n->name);
-    } else if (n->grad_of) {
+    } else if (n->is_grad && n->grad_of) {
         const rg_node *f = n->grad_of;
         if (f->name)
             put(buf, cap, len, " (gradient of %s)", f->name);

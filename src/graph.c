@@ -163,8 +163,9 @@ static void *arena_alloc(rg_graph *g, size_t size)
     struct rg__chunk *c = g->chunks;
     if (!c || c->cap - c->used < size) {
         size_t cap = c ? c->cap * 2 : 16384;
-        if (cap > ((size_t)1 << 24))
-            cap = (size_t)1 << 24;
+        /* capped so that a large graph's unused tail of its last chunk stays small */
+        if (cap > ((size_t)1 << 22))
+            cap = (size_t)1 << 22;
         if (cap < size)
             cap = size;
         struct rg__chunk *nc = rg__malloc(g, sizeof *nc + cap);
@@ -263,7 +264,8 @@ void rg_graph_free(rg_graph *g)
         return;
     rg__plans_clear(g);
     for (size_t i = 0; i < g->n; i++)
-        rg__free(g, g->nodes[i]->own);
+        if (g->nodes[i]->kind != RG_KIND_OP && !g->nodes[i]->own_in_arena)
+            rg__free(g, g->nodes[i]->own);
     rg__free(g, g->nodes);
     for (struct rg__chunk *c = g->chunks, *next; c; c = next) {
         next = c->next;
@@ -379,18 +381,20 @@ rg_graph *rg__graph_of(int n, rg_node *const *in)
     return NULL;
 }
 
-/* Appends a fully built prototype to the graph. */
-static rg_node *commit(rg_graph *g, const rg_node *proto)
+/* Nodes are built in place: node_begin() takes a zeroed slot at the top of the arena,
+ * node_commit() gives it the next id, node_discard() returns the slot when its shape rule
+ * rejects it (nothing else has been taken from the arena in between). */
+static rg_node *node_begin(rg_graph *g, const char *what)
 {
     if (g->n >= UINT32_MAX) {
-        rg__fail(g, RG_ERR_NOMEM, "%s: graph is full", g->ops[proto->op].name);
+        rg__fail(g, RG_ERR_NOMEM, "%s: graph is full", what);
         return NULL;
     }
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 256;
         rg_node **nodes = rg__realloc(g, g->nodes, g->cap * sizeof *nodes, cap * sizeof *nodes);
         if (!nodes) {
-            rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", g->ops[proto->op].name);
+            rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", what);
             return NULL;
         }
         g->nodes = nodes;
@@ -398,10 +402,24 @@ static rg_node *commit(rg_graph *g, const rg_node *proto)
     }
     rg_node *node = arena_alloc(g, sizeof *node);
     if (!node) {
-        rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", g->ops[proto->op].name);
+        rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", what);
         return NULL;
     }
-    *node = *proto;
+    memset(node, 0, sizeof *node);
+    node->g = g;
+    return node;
+}
+
+static void node_discard(rg_graph *g, rg_node *node)
+{
+    struct rg__chunk *c = g->chunks;
+    size_t size = (sizeof *node + 15) & ~(size_t)15;
+    if ((unsigned char *)node + size == c->mem + c->used)
+        c->used -= size;
+}
+
+static rg_node *node_commit(rg_graph *g, rg_node *node)
+{
     node->id = (uint32_t)g->n;
     if (g->sweep_step) {
         node->is_grad = 1;
@@ -476,27 +494,30 @@ rg_node *rg__make_shaped(rg_graph *g, int op, int n, rg_node *const *in,
                  g->dtype == RG_F32 ? "f32" : "f64");
         return NULL;
     }
-    rg_node proto;
-    memset(&proto, 0, sizeof proto);
-    proto.g = g;
-    proto.op = (int16_t)op;
-    proto.kind = RG_KIND_OP;
-    proto.arity = (uint8_t)n;
-    for (int i = 0; i < n; i++)
-        proto.in[i] = in[i];
-    if (attr)
-        proto.attr = *attr;
-    proto.size = -1;
-    if (ndim >= 0 && rg_node_set_shape(&proto, ndim, shape) != RG_OK)
+    rg_node *node = node_begin(g, def->name);
+    if (!node)
         return NULL;
-    rg_status st = def->shape ? def->shape(&proto) : RG_ERR_ARG;
-    if (st != RG_OK || proto.size < 0) {
+    node->op = (int16_t)op;
+    node->kind = RG_KIND_OP;
+    node->arity = (uint8_t)n;
+    for (int i = 0; i < n; i++)
+        node->in[i] = in[i];
+    if (attr)
+        node->attr = *attr;
+    node->size = -1;
+    if (ndim >= 0 && rg_node_set_shape(node, ndim, shape) != RG_OK) {
+        node_discard(g, node);
+        return NULL;
+    }
+    rg_status st = def->shape ? def->shape(node) : RG_ERR_ARG;
+    if (st != RG_OK || node->size < 0) {
         if (g->status == RG_OK)
             rg__fail(g, st != RG_OK ? st : RG_ERR_SHAPE, "%s: shape rule set no shape",
                      def->name);
+        node_discard(g, node);
         return NULL;
     }
-    return commit(g, &proto);
+    return node_commit(g, node);
 }
 
 /* Leaves are created here so the arena stays private to this file. */
@@ -508,31 +529,32 @@ rg_node *rg__make_leaf(rg_graph *g, int op, rg_kind kind, const char *name, int 
     const char *what = g->ops[op].name;
     if (!valid_shape(g, what, ndim, shape))
         return NULL;
-    rg_node proto;
-    memset(&proto, 0, sizeof proto);
-    proto.g = g;
-    proto.op = (int16_t)op;
-    proto.kind = (uint8_t)kind;
-    proto.ndim = (uint8_t)ndim;
+    int64_t size = rg__numel(ndim, shape);
+    size_t bytes = (size_t)size * g->elem;
+    rg_node *node = node_begin(g, what);
+    if (!node)
+        return NULL;
+    node->op = (int16_t)op;
+    node->kind = (uint8_t)kind;
+    node->ndim = (uint8_t)ndim;
     for (int i = 0; i < ndim; i++)
-        proto.shape[i] = shape[i];
-    proto.size = rg__numel(ndim, shape);
-    size_t bytes = (size_t)proto.size * g->elem;
-    proto.own = rg__malloc(g, bytes);
-    if (!proto.own) {
+        node->shape[i] = shape[i];
+    node->size = size;
+    /* Scalars and other small values (the constants of VJPs, mostly) live in the arena
+     * beside their node: no allocation of their own, nothing to free. */
+    node->own_in_arena = bytes <= 64;
+    void *own = node->own_in_arena ? arena_alloc(g, bytes) : rg__malloc(g, bytes);
+    if (!own) {
+        node_discard(g, node);
         rg__fail(g, RG_ERR_NOMEM, "%s: out of memory for %zu bytes", what, bytes);
         return NULL;
     }
     if (data)
-        memcpy(proto.own, data, bytes);
+        memcpy(own, data, bytes);
     else
-        memset(proto.own, 0, bytes);
-    proto.data = proto.own;
-    rg_node *node = commit(g, &proto);
-    if (!node) {
-        rg__free(g, proto.own);
-        return NULL;
-    }
+        memset(own, 0, bytes);
+    node->own = node->data = own;
+    node_commit(g, node);
     if (name && rg_node_set_name(node, name) != RG_OK)
         return NULL; /* the buffer stays owned by the node and is freed with the graph */
     return node;
@@ -655,12 +677,12 @@ rg_status rg_node_read_f64(const rg_node *n, double *out)
 
 rg_node *rg_node_grad(const rg_node *x)
 {
-    return x ? x->grad : NULL;
+    return x && x->kind == RG_KIND_PARAM ? x->grad : NULL;
 }
 
 rg_node *rg_node_grad_of(const rg_node *gn)
 {
-    return gn ? gn->grad_of : NULL;
+    return gn && gn->is_grad ? gn->grad_of : NULL;
 }
 
 int rg_node_sweep_step(const rg_node *n)

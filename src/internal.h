@@ -84,8 +84,8 @@ RG__OP_LIST(RG__OP_DECL)
 struct rg__attr {
     double f;          /* leaky_relu slope, fill value */
     int32_t axis;      /* reductions, softmax, concat, slice, pad (normalised, >= 0) */
-    int32_t keepdims;  /* reductions */
-    int32_t ta, tb;    /* matmul transpose flags */
+    int8_t keepdims;   /* reductions */
+    int8_t ta, tb;     /* matmul transpose flags */
     int64_t i0, i1;    /* slice [i0, i1); pad start i0 and size i1; one_hot depth i0;
                           scatter_add rows i0 */
     int8_t perm[RG_MAX_DIMS]; /* permute */
@@ -99,15 +99,22 @@ struct rg_node {
     uint8_t ndim;
     uint8_t arity;
     uint8_t is_grad; /* built by a reverse sweep */
+    uint8_t own_in_arena; /* a leaf's small buffer lives in the node arena */
     int32_t step;    /* sweep step that built it (0: none) */
     int64_t size;
     int64_t shape[RG_MAX_DIMS];
-    rg_node *in[RG_MAX_ARITY];
+    union {
+        rg_node *in[RG_MAX_ARITY]; /* an op's inputs (arity of them) */
+        void *own; /* a leaf's own buffer (data points here unless borrowed); leaves have
+                      no inputs, so the two share the space */
+    };
     void *data;      /* current value: leaf buffer, or a slot of the running plan */
-    void *own;       /* buffer owned by a leaf (data points here unless borrowed) */
     const char *name;
-    rg_node *grad;   /* gradient node built by rg_backward() */
-    rg_node *grad_of;/* for a gradient node: the forward node it is the gradient of */
+    union {
+        rg_node *grad;    /* a parameter's gradient node, built by rg_backward() */
+        rg_node *grad_of; /* a gradient node's forward node (is_grad set); a parameter is
+                             never a gradient node, so the two share the space */
+    };
     struct rg__attr attr;
 };
 

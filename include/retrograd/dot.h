@@ -18,6 +18,10 @@
  * without them returns RG_ERR_UNSUPPORTED from the functions that need them, with a message
  * on the graph saying what to do instead. Errors are recorded on the graph as for every call
  * (rg_graph_status(), rg_graph_errmsg(); rg_graph_clear_error() forgets them).
+ *
+ * Threads: Graphviz is not thread-safe (agwrite keeps state in static variables), so every
+ * function here holds one process-wide lock while it uses Graphviz: drawings of separate
+ * graphs from several threads are correct, and take turns.
  */
 #ifndef RETROGRAD_DOT_H
 #define RETROGRAD_DOT_H
@@ -76,7 +80,7 @@ bool rg_dot_can_render(void);
 /* Lays the graph out with Graphviz's dot and renders it in `format` ("svg", "png", or any
  * format the installed Graphviz plugins know) to f. Without libgvc: RG_ERR_UNSUPPORTED.
  * Graphviz is not reentrant: the process keeps one Graphviz context, made on the first
- * render, and renders from several threads take turns. */
+ * render, and renders from several threads take turns (with DOT export too). */
 rg_status rg_dot_render(rg_graph *g, FILE *f, const char *format, const rg_dot_opts *opts);
 
 /* As rg_dot_render() to `path`, atomically. A NULL format is taken from the path's extension

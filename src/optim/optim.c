@@ -26,14 +26,18 @@ struct rg_optim {
 
 #define T float
 #define FN(name) name##_f32
+#define SQRT sqrtf
 #include "update.inc"
 #undef T
 #undef FN
+#undef SQRT
 #define T double
 #define FN(name) name##_f64
+#define SQRT sqrt
 #include "update.inc"
 #undef T
 #undef FN
+#undef SQRT
 
 /* ---- options ---- */
 

@@ -501,7 +501,27 @@ START_TEST(dot_graph)
     ck_assert(strstr(dot, "digraph"));
     ck_assert(strstr(dot, "dL/dW1"));
     ck_assert(strstr(dot, "W2"));
+    ck_assert(strstr(dot, "relu_grad")); /* the backward pass is drawn */
     free(dot);
+    /* the drawing options of retrograd expr: forward only, a rendered SVG */
+    RUN("train", "--data", "xor", "--hidden", "3", "--epochs", "1", "--dot", "fwd.dot",
+        "--forward-only", "--rankdir", "TB", "--svg", "net.svg", "--quiet");
+    if (run_status == 2 && strstr(run_err, "dot -Tsvg"))
+        return; /* a build without libgvc cannot render */
+    assert_ok();
+    dot = read_file("fwd.dot", NULL);
+    ck_assert(strstr(dot, "W1"));
+    ck_assert(strstr(dot, "relu ")); /* forward nodes, but no node of the backward pass */
+    ck_assert(!strstr(dot, "relu_grad"));
+    ck_assert(!strstr(dot, "matmul(A^T, B)"));
+    ck_assert(strstr(dot, "rankdir=TB"));
+    free(dot);
+    char *svg = read_file("net.svg", NULL);
+    ck_assert(strstr(svg, "<svg") && strstr(svg, "</svg>"));
+    free(svg);
+    RUN("train", "--data", "xor", "--rankdir", "up", "--quiet");
+    ck_assert_int_eq(run_status, 2);
+    ck_assert(strstr(run_err, "--rankdir"));
 }
 END_TEST
 

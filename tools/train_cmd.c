@@ -315,25 +315,18 @@ static int save(const train_run *r)
 /* The graph of the training network: forward pass, loss and the backward pass that
  * rg_grad() built. It is evaluated once more on the last batch, keeping every value, so
  * each node shows the value it has for the final weights. */
-static int write_dot(const train_run *r)
+static int write_pictures(const train_run *r)
 {
     rg_graph *g = rg_mlp_graph(r->m);
     rg_graph_set_keep_values(g, true);
     if (rg_mlp_backward(r->m) != RG_OK)
-        return graph_fail(r->m, "--dot");
-    char err[TRAIN_ERRLEN], title[160], arch[96];
-    outfile f;
-    if (!outfile_open(&f, r->o.dot, err, sizeof err))
-        return cli_fail("%s", err);
-    rg_dot_opts opts = rg_dot_defaults();
+        return graph_fail(r->m, "drawing");
+    char title[160], arch[96];
     snprintf(title, sizeof title, "retrograd train: %s, batch %lld",
              net_arch_str(&r->o.arch, arch, sizeof arch), (long long)r->batch);
-    opts.title = title;
-    if (rg_dot_write(g, f.f, &opts) != RG_OK) {
-        outfile_abort(&f);
-        return cli_fail("--dot: %s", rg_graph_errmsg(g));
-    }
-    return outfile_commit(&f, err, sizeof err) ? CLI_OK : cli_fail("%s", err);
+    draw_opts d = r->o.draw;
+    d.dot_opts.title = title;
+    return draw_write(&d, g);
 }
 
 static void print_header(const train_run *r)
@@ -375,9 +368,11 @@ static void print_summary(const train_run *r)
         printf("test accuracy  %.4f (%lld/%lld)\n", (double)r->correct_test / (double)r->test->n,
                (long long)r->correct_test, (long long)r->test->n);
     printf("final loss %.6f\n", r->final_loss);
-    const char *files[4] = {o->save, o->plot, o->curve, o->dot};
-    const char *what[4] = {"saved model", "wrote plot", "wrote curve", "wrote graph"};
-    for (int i = 0; i < 4; i++)
+    const char *files[7] = {o->save,     o->plot,     o->curve,      o->draw.dot,
+                            o->draw.svg, o->draw.png, o->draw.frames};
+    const char *what[7] = {"saved model", "wrote plot",  "wrote curve",  "wrote graph",
+                           "wrote graph", "wrote graph", "wrote frames in"};
+    for (int i = 0; i < 7; i++)
         if (files[i])
             printf("%s %s\n", what[i], files[i]);
 }
@@ -425,7 +420,7 @@ static int outputs(train_run *r)
     const train_opts *o = &r->o;
     if ((o->save && save(r) != CLI_OK) || (o->plot && train_write_plot(r, o->plot) != CLI_OK) ||
         (o->curve && train_write_curve(r, o->curve) != CLI_OK) ||
-        (o->dot && write_dot(r) != CLI_OK))
+        (draw_wanted(&o->draw) && write_pictures(r) != CLI_OK))
         return CLI_FAILED;
     return CLI_OK;
 }
@@ -467,9 +462,10 @@ int train_main(int argc, char **argv)
     train_resolve_defaults(&r.o);
     if (rc == CLI_OK && r.o.nesterov && !(r.o.momentum > 0))
         rc = cli_fail("--nesterov needs --momentum > 0");
-    const char *outs[4][2] = {{"--save", r.o.save}, {"--plot", r.o.plot},
-                              {"--curve", r.o.curve}, {"--dot", r.o.dot}};
-    for (int i = 0; i < 4 && rc == CLI_OK; i++)
+    const char *outs[6][2] = {{"--save", r.o.save},   {"--plot", r.o.plot},
+                              {"--curve", r.o.curve}, {"--dot", r.o.draw.dot},
+                              {"--svg", r.o.draw.svg}, {"--png", r.o.draw.png}};
+    for (int i = 0; i < 6 && rc == CLI_OK; i++)
         if (outs[i][1])
             rc = out_path_check(outs[i][0], outs[i][1]);
     if (rc == CLI_OK)

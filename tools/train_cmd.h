@@ -2,6 +2,7 @@
 #ifndef RG_TOOLS_TRAIN_CMD_H
 #define RG_TOOLS_TRAIN_CMD_H
 
+#include "draw.h"
 #include "train.h"
 
 typedef struct train_opts {
@@ -19,7 +20,8 @@ typedef struct train_opts {
     double clip;
     int64_t batch, epochs, threads;
     uint64_t seed;
-    const char *save, *resume, *plot, *curve, *dot;
+    const char *save, *resume, *plot, *curve;
+    draw_opts draw; /* --dot, --svg, --png, --frames and how to draw */
     bool json, quiet;
     bool check_finite; /* anomaly mode on the training graph */
     /* which options were given, for --resume to tell them from the model's settings */

@@ -31,7 +31,8 @@ void train_usage(FILE *f)
           "         [--weight-decay F] [--schedule constant|step|cosine] [--clip F]\n"
           "         [--batch N] [--epochs N] [--seed N] [--threads N]\n"
           "         [--save MODEL] [--resume MODEL] [--plot FILE.svg]\n"
-          "         [--curve FILE.svg] [--dot FILE] [--json] [--quiet] [--check-finite]\n"
+          "         [--curve FILE.svg] [--dot FILE] [--svg FILE] [--png FILE] [--frames DIR]\n"
+          "         [drawing options] [--json] [--quiet] [--check-finite]\n"
           "\n"
           "Trains a multi-layer perceptron classifier by mini-batch gradient descent: the\n"
           "network, its loss and their gradients are one graph, differentiated by the generic\n"
@@ -77,7 +78,6 @@ void train_usage(FILE *f)
           "                      with its settings unless options override them\n"
           "  --plot FILE.svg     decision regions and points (2-D data)\n"
           "  --curve FILE.svg    loss and accuracy per epoch\n"
-          "  --dot FILE          the network's graph, forward and backward, in Graphviz DOT\n"
           "  --json              end with one JSON line: train_accuracy, test_accuracy,\n"
           "                      final_loss, epochs, seconds, ...\n"
           "  --quiet             print only the summary\n"
@@ -85,7 +85,10 @@ void train_usage(FILE *f)
           "                      backward, naming the epoch, the step, the node and its\n"
           "                      inputs' ranges (exit 1)\n"
           "  -h, --help          show this help\n"
-          "\n"
+          "\n",
+          f);
+    draw_usage(f);
+    fputs("\n"
           "Progress goes to standard output: a bar per epoch on a terminal, else one line per\n"
           "epoch (the mean loss and the accuracy of the epoch's batches while training).\n"
           "Output files are written whole or not at all (temporary file, then rename).\n"
@@ -104,6 +107,7 @@ static void defaults(train_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->data = "spiral";
+    draw_init(&o->draw);
     o->arch.nhidden = 2;
     o->arch.hidden[0] = o->arch.hidden[1] = DEFAULT_HIDDEN;
     o->arch.act = RG_ACT_RELU;
@@ -150,7 +154,7 @@ static bool value_option(int argc, char **argv, int *i, train_opts *o, bool *ok)
         "--data", "--label-col", "--test-split", "--test-data", "--hidden", "--act",
         "--loss", "--opt", "--lr", "--momentum", "--weight-decay", "--schedule", "--clip",
         "--batch", "--epochs", "--seed", "--threads", "--save", "--resume", "--plot",
-        "--curve", "--dot",
+        "--curve",
     };
     const char *a = argv[*i], *name = NULL;
     for (size_t k = 0; k < sizeof with_value / sizeof *with_value && !name; k++)
@@ -167,7 +171,7 @@ static bool value_option(int argc, char **argv, int *i, train_opts *o, bool *ok)
     int64_t n = 0;
     /* file names and the data spec: an empty one is a slip (an unset shell variable) */
     static const char *const paths[] = {"--data", "--test-data", "--save", "--resume",
-                                        "--plot", "--curve", "--dot"};
+                                        "--plot", "--curve"};
     for (size_t k = 0; k < sizeof paths / sizeof *paths; k++)
         if (strcmp(name, paths[k]) == 0 && *v == '\0') {
             cli_fail("%s: empty file name", name);
@@ -231,10 +235,8 @@ static bool value_option(int argc, char **argv, int *i, train_opts *o, bool *ok)
         o->resume = v;
     } else if (strcmp(name, "--plot") == 0) {
         o->plot = v;
-    } else if (strcmp(name, "--curve") == 0) {
-        o->curve = v;
     } else {
-        o->dot = v;
+        o->curve = v;
     }
     return true;
 }
@@ -259,6 +261,9 @@ int train_parse(int argc, char **argv, train_opts *o)
             o->quiet = true;
         } else if (strcmp(a, "--check-finite") == 0) {
             o->check_finite = true;
+        } else if (draw_is_option(a)) {
+            if (draw_parse(&o->draw, argc, argv, &i) != CLI_OK)
+                return CLI_BAD_INPUT;
         } else if (opt_is(a, "--standardize") || opt_is(a, "--nesterov") ||
                    opt_is(a, "--json") || opt_is(a, "--quiet") || opt_is(a, "--help") ||
                    opt_is(a, "--check-finite")) {

@@ -88,4 +88,13 @@ void out_tensor(FILE *f, const double *v, int ndim, const int64_t *shape, bool j
 int expr_main(int argc, char **argv);
 void expr_usage(FILE *f);
 
+/* Options of expr_run(), or-ed together: the command's --hessian, --check, --check-finite. */
+enum { EXPR_RUN_HESSIAN = 1, EXPR_RUN_CHECK = 2, EXPR_RUN_CHECK_FINITE = 4 };
+
+/* Runs PROGRAM src as `retrograd expr --at at[0] ... --at at[nat-1]` would (with the options
+ * in flags), without printing the results; a failure is printed as the command prints it.
+ * Returns the command's exit status. For the fuzzer and the regression tests, which drive
+ * the parser and the evaluator without an argument vector. */
+int expr_run(const char *src, int nat, const char *const *at, unsigned flags);
+
 #endif

@@ -526,6 +526,21 @@ static void print_json(const options *o, const results *r)
     printf("}\n");
 }
 
+/* Frees what parse_args and compute allocated, and the graph. */
+static void release(options *o, results *r, rg_graph *g)
+{
+    for (int i = 0; i < r->ngrads; i++)
+        free(r->grads[i]);
+    free(r->grads);
+    free(r->value);
+    free(r->hessian);
+    rg_graph_free(g);
+    for (int i = 0; i < o->nvars; i++)
+        expr_var_clear(&o->vars[i]);
+    free(o->vars);
+    free(o->wrt);
+}
+
 int expr_main(int argc, char **argv)
 {
     options o = {0};
@@ -562,16 +577,31 @@ int expr_main(int argc, char **argv)
     else if (!r.check_ok)
         rc = CLI_FAILED;
 done:
-    for (int i = 0; i < r.ngrads; i++)
-        free(r.grads[i]);
-    free(r.grads);
-    free(r.value);
-    free(r.hessian);
-    rg_graph_free(g);
-    for (int i = 0; i < o.nvars; i++)
-        expr_var_clear(&o.vars[i]);
-    free(o.vars);
-    free(o.wrt);
+    release(&o, &r, g);
     free(stdin_text);
+    return rc;
+}
+
+int expr_run(const char *src, int nat, const char *const *at, unsigned flags)
+{
+    options o = {.hessian = (flags & EXPR_RUN_HESSIAN) != 0,
+                 .check = (flags & EXPR_RUN_CHECK) != 0,
+                 .check_finite = (flags & EXPR_RUN_CHECK_FINITE) != 0,
+                 .program = src};
+    results r = {0};
+    rg_graph *g = NULL;
+    draw_init(&o.draw);
+    int rc = CLI_OK;
+    for (int i = 0; i < nat && rc == CLI_OK; i++)
+        rc = add_var(&o, at[i]);
+    if (rc == CLI_OK)
+        rc = resolve_wrt(&o, NULL, 0);
+    if (rc == CLI_OK && !(g = rg_graph_new(RG_F64)))
+        rc = cli_fail("out of memory");
+    if (rc == CLI_OK)
+        rc = compute(g, &o, src, &r);
+    if (rc == CLI_OK && !r.check_ok)
+        rc = CLI_FAILED;
+    release(&o, &r, g);
     return rc;
 }

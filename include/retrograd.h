@@ -457,6 +457,25 @@ const char *rg_blas_info(void);
  * so n = 1 is RG_OK for it). The setting is process-wide. */
 rg_status rg_blas_set_threads(int n);
 
+/* ---------------------------------------------------------------------------------------
+ * Threads for the elementwise kernels
+ *
+ * Elementwise ops, reductions, softmax and broadcasting copies of more than 65,536 elements
+ * are split over a pool of n threads (the calling thread and n - 1 workers). The setting is
+ * process-wide (default 1: no worker threads); the workers are created by the first kernel
+ * that needs them, sleep when idle, and are joined at exit. The executor runs one kernel at
+ * a time, so the pool and the BLAS's threads are never busy at once for one graph. Results
+ * do not depend on n: elementwise results are the same bits for any n, and reductions split
+ * their input in blocks that depend on its size only. Graphs used from several threads at
+ * once share the pool: a kernel that finds it busy runs on its own thread.
+ * ------------------------------------------------------------------------------------- */
+
+/* Sets the thread count n: RG_OK; RG_ERR_ARG for n < 1 (nothing changes); RG_ERR_DOMAIN when
+ * n is above 64 (64 is used). Waits for a kernel running on the pool to finish. */
+rg_status rg_set_threads(int n);
+/* The thread count set by rg_set_threads() (1 until it is called). */
+int rg_get_threads(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,9 @@
  * broadcasts back over the reduced axis. */
 #include "internal.h"
 
+#include "kernels/fastmath.h"
+#include "kernels/parallel.h"
+
 #include <math.h>
 
 static rg_status vjp_done(const rg_node *n, const bool *need, rg_node *const *gin)
@@ -106,22 +109,25 @@ static rg_node *spread(const rg_node *n, rg_node *gy)
     return rg_broadcast_to(keep_view(n, gy), x->ndim, x->shape);
 }
 
-/* Sum of a contiguous run in double. Eight partial sums break the chain of dependent
- * additions (a long reduction runs at the adder's throughput, not its latency; they are
- * separate variables so that they live in registers) and add the elements in eight
- * interleaved groups, which also slows the growth of the rounding error. */
+/* Sum of a contiguous run in double. Sixteen partial sums, one per lane of the vectorised
+ * loop (one AVX-512 vector of floats), break the chain of dependent additions and add the
+ * elements in sixteen interleaved groups, which also slows the growth of the rounding error;
+ * they are combined pairwise. The lanes are separate accumulators, not a reassociated sum,
+ * so the result is the same on every instruction set. */
 #define SUM_RUN(T, sfx)                                                                    \
-    static double sum_run_##sfx(const T *x, int64_t count)                                 \
+    RG__VECTOR_CLONES static double sum_run_##sfx(const T *restrict x, int64_t count)      \
     {                                                                                      \
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;             \
+        double s[16] = {0};                                                                \
         int64_t i = 0;                                                                     \
-        for (; i + 8 <= count; i += 8) {                                                   \
-            s0 += x[i], s1 += x[i + 1], s2 += x[i + 2], s3 += x[i + 3];                    \
-            s4 += x[i + 4], s5 += x[i + 5], s6 += x[i + 6], s7 += x[i + 7];                \
-        }                                                                                  \
-        for (; i < count; i++)                                                             \
-            s0 += x[i];                                                                    \
-        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));                          \
+        for (; i + 16 <= count; i += 16)                                                   \
+            for (int k = 0; k < 16; k++)                                                   \
+                s[k] += x[i + k];                                                          \
+        for (int k = 0; i < count; i++, k++)                                               \
+            s[k] += x[i];                                                                  \
+        for (int w = 8; w >= 1; w /= 2)                                                    \
+            for (int k = 0; k < w; k++)                                                    \
+                s[k] += s[k + w];                                                          \
+        return s[0];                                                                       \
     }
 SUM_RUN(float, f32)
 SUM_RUN(double, f64)
@@ -141,28 +147,89 @@ SUM_RUN(double, f64)
 ADD_ROW(float, f32)
 ADD_ROW(double, f64)
 
-/* y[o, i] = scale sum_r x[o, r, i]. With inner > 1 whole rows of x are added into the row
- * of y, contiguous loops in both. */
+/* Parallel sums (kernels/parallel.h). A sum over everything is cut in at most SUM_BLOCKS
+ * blocks of at least SUM_BLOCK elements, a cut that depends on the size only: each block's
+ * sum is one partial, and the partials are added in order on the calling thread, so the
+ * result is the same bits for every thread count. Row sums (inner == 1) split the rows and
+ * column sums (inner > 1) the columns: each output element is then computed whole by one
+ * thread, in the same order as on one. */
+#define SUM_BLOCKS 1024
+#define SUM_BLOCK 8192
+
+struct sum_job {
+    const void *x;
+    void *y;
+    struct red_dims d;
+    int64_t block;
+    double scale;
+    double *partial;
+};
+
 #define SUM_KERNEL(T, sfx)                                                                 \
-    static void sum_scaled_##sfx(rg_node *n, double scale)                                 \
+    static void sum_blocks_##sfx(void *arg, int64_t b0, int64_t b1)                        \
     {                                                                                      \
-        const struct red_dims d = red_dims(n);                                             \
-        const T *x = n->in[0]->data;                                                       \
-        T *y = n->data;                                                                    \
-        if (d.inner == 1) {                                                                \
-            for (int64_t o = 0; o < d.outer; o++)                                          \
-                y[o] = (T)(sum_run_##sfx(x + o * d.red, d.red) * scale);                   \
-            return;                                                                        \
+        const struct sum_job *j = arg;                                                     \
+        const T *x = j->x;                                                                 \
+        const int64_t n = j->d.red;                                                        \
+        for (int64_t b = b0; b < b1; b++) {                                                \
+            const int64_t start = b * j->block;                                            \
+            const int64_t len = n - start < j->block ? n - start : j->block;               \
+            j->partial[b] = sum_run_##sfx(x + start, len);                                 \
         }                                                                                  \
+    }                                                                                      \
+    static void sum_rows_##sfx(void *arg, int64_t o0, int64_t o1)                          \
+    {                                                                                      \
+        const struct sum_job *j = arg;                                                     \
+        const T *x = j->x;                                                                 \
+        T *y = j->y;                                                                       \
+        for (int64_t o = o0; o < o1; o++)                                                  \
+            y[o] = (T)(sum_run_##sfx(x + o * j->d.red, j->d.red) * j->scale);              \
+    }                                                                                      \
+    /* y[o, i0:i1] = scale sum_r x[o, r, i0:i1]: rows of x added into the row of y. */     \
+    static void sum_cols_##sfx(void *arg, int64_t i0, int64_t i1)                          \
+    {                                                                                      \
+        const struct sum_job *j = arg;                                                     \
+        const struct red_dims d = j->d;                                                    \
+        const T *x = j->x;                                                                 \
+        T *y = j->y;                                                                       \
         for (int64_t o = 0; o < d.outer; o++) {                                            \
-            T *yo = y + o * d.inner;                                                       \
-            for (int64_t i = 0; i < d.inner; i++)                                          \
+            T *yo = y + o * d.inner + i0;                                                  \
+            for (int64_t i = 0; i < i1 - i0; i++)                                          \
                 yo[i] = 0;                                                                 \
             for (int64_t r = 0; r < d.red; r++)                                            \
-                add_row_##sfx(yo, x + (o * d.red + r) * d.inner, d.inner);                 \
-            if (scale != 1.0)                                                              \
-                for (int64_t i = 0; i < d.inner; i++)                                      \
-                    yo[i] = (T)(yo[i] * scale);                                            \
+                add_row_##sfx(yo, x + (o * d.red + r) * d.inner + i0, i1 - i0);            \
+            if (j->scale != 1.0)                                                           \
+                for (int64_t i = 0; i < i1 - i0; i++)                                      \
+                    yo[i] = (T)(yo[i] * j->scale);                                         \
+        }                                                                                  \
+    }                                                                                      \
+    /* y[o, i] = scale sum_r x[o, r, i]. */                                                \
+    static void sum_scaled_##sfx(rg_node *n, double scale)                                 \
+    {                                                                                      \
+        struct sum_job j = {.x = n->in[0]->data, .y = n->data, .d = red_dims(n),           \
+                            .scale = scale};                                               \
+        const int64_t total = j.d.outer * j.d.red * j.d.inner;                             \
+        if (j.d.inner > 1) {                                                               \
+            const int64_t per_col = j.d.outer * j.d.red > 0 ? j.d.outer * j.d.red : 1;     \
+            const int64_t grain = (RG__PAR_MIN / 2 + per_col - 1) / per_col;               \
+            rg__parallel_for(j.d.inner, grain < 16 ? 16 : grain, 16, sum_cols_##sfx, &j);  \
+        } else if (j.d.outer > 1 || total < SUM_BLOCK * 2) {                               \
+            const int64_t per_row = j.d.red > 0 ? j.d.red : 1;                             \
+            const int64_t grain = (RG__PAR_MIN / 2 + per_row - 1) / per_row;              \
+            rg__parallel_for(j.d.outer, grain, 1, sum_rows_##sfx, &j);                     \
+        } else {                                                                           \
+            double partial[SUM_BLOCKS];                                                    \
+            int64_t block = (j.d.red + SUM_BLOCKS - 1) / SUM_BLOCKS;                       \
+            block = block < SUM_BLOCK ? SUM_BLOCK : (block + 15) / 16 * 16;                \
+            const int64_t nblocks = (j.d.red + block - 1) / block;                         \
+            j.block = block;                                                               \
+            j.partial = partial;                                                           \
+            rg__parallel_for(nblocks, (RG__PAR_MIN / 2 + block - 1) / block, 1,            \
+                             sum_blocks_##sfx, &j);                                        \
+            double s = 0;                                                                  \
+            for (int64_t b = 0; b < nblocks; b++)                                          \
+                s += partial[b];                                                           \
+            *(T *)j.y = (T)(s * scale);                                                    \
         }                                                                                  \
     }
 SUM_KERNEL(float, f32)

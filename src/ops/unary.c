@@ -4,7 +4,9 @@
  * kernels/elementwise.inc), its VJP and its table row, side by side. VJPs are written with
  * the public constructors, so they can be differentiated again; where the derivative is a
  * function of the output (exp, tanh, sigmoid, sqrt) they reuse the node itself. Kinked ops
- * follow the library's rule H(0) = 1/2 and report their distance to the kink at 0. */
+ * follow the library's rule H(0) = 1/2 and report their distance to the kink at 0.
+ * The f32 kernels of exp, log, tanh, sigmoid and softplus use the vectorisable functions of
+ * kernels/fastmath.h (within 2 ulp of the exact result); the f64 kernels use libm. */
 #include "internal.h"
 
 #include "kernels/elementwise.inc"
@@ -70,7 +72,7 @@ rg_node *rg_neg(rg_node *x)
 }
 
 /* exp: y = e^x; dy/dx = e^x = y (the node itself). */
-RG__EW_UNARY(exp, RG__M(exp, x))
+RG__EW_UNARY(exp, RG__FAST(exp, x))
 static rg_status vjp_exp(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     gin[0] = rg_mul(gy, n);
@@ -83,7 +85,7 @@ rg_node *rg_exp(rg_node *x)
 }
 
 /* log: y = ln x (ln 0 = -inf, NaN below); dy/dx = 1/x. */
-RG__EW_UNARY(log, RG__M(log, x))
+RG__EW_UNARY(log, RG__FAST(log, x))
 static rg_status vjp_log(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     gin[0] = rg_div(gy, n->in[0]);
@@ -162,8 +164,9 @@ rg_node *rg_cos(rg_node *x)
     return unary(x, RG_OP_COS, NULL);
 }
 
-/* tanh: y = tanh x; dy/dx = 1 - y^2. libm's tanh saturates to +-1 without overflow. */
-RG__EW_UNARY(tanh, RG__M(tanh, x))
+/* tanh: y = tanh x; dy/dx = 1 - y^2. Both rg__tanhf and libm's tanh saturate to +-1
+ * without overflow. */
+RG__EW_UNARY(tanh, RG__FAST(tanh, x))
 static rg_status vjp_tanh(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     gin[0] = rg_tanh_grad(n, gy); /* gy (1 - y^2) in one node */
@@ -177,8 +180,13 @@ rg_node *rg_tanh(rg_node *x)
 
 /* sigmoid: y = 1/(1+e^-x); dy/dx = y (1 - y).
  * e^-x overflows for x below about -89 (f32) or -710 (f64); writing the x < 0 half as
- * e^x / (1 + e^x) keeps every exponential of a non-positive number, in (0, 1]. */
-RG__EW_UNARY(sigmoid, x >= 0 ? 1 / (1 + RG__M(exp, -x)) : RG__M(exp, x) / (1 + RG__M(exp, x)))
+ * e^x / (1 + e^x) keeps every exponential of a non-positive number, in (0, 1] (rg__sigmoidf
+ * does the same for f32). */
+static double sigmoid_f64(double x)
+{
+    return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+}
+RG__EW_UNARY(sigmoid, RG__PICK(x, rg__sigmoidf, sigmoid_f64))
 static rg_status vjp_sigmoid(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     gin[0] = rg_sigmoid_grad(n, gy); /* gy y (1 - y) in one node */
@@ -205,7 +213,7 @@ rg_node *rg_relu(rg_node *x)
 
 /* leaky_relu: y = x > 0 ? x : p x with slope p = attr.f;
  * dy/dx = p + (1 - p) H(x), so (1 + p)/2 at 0. */
-RG__EW_UNARY(leaky_relu, x < 0 ? p * x : x)
+RG__EW_UNARY(leaky_relu, RG__SEL(x < 0, p * x, x))
 static rg_status vjp_leaky_relu(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     double p = n->attr.f;
@@ -223,8 +231,13 @@ rg_node *rg_leaky_relu(rg_node *x, double slope)
 
 /* softplus: y = ln(1 + e^x); dy/dx = sigmoid x.
  * Computed as max(x, 0) + log1p(e^-|x|): the exponential never exceeds 1, and log1p keeps
- * the small term accurate where ln(1 + e^x) would round 1 + tiny to 1 (x very negative). */
-RG__EW_UNARY(softplus, (x > 0 ? x : 0) + RG__M(log1p, RG__M(exp, -RG__M(fabs, x))))
+ * the small term accurate where ln(1 + e^x) would round 1 + tiny to 1 (x very negative).
+ * rg__softplusf is the same formula in f32. */
+static double softplus_f64(double x)
+{
+    return (x > 0 ? x : 0) + log1p(exp(-fabs(x)));
+}
+RG__EW_UNARY(softplus, RG__PICK(x, rg__softplusf, softplus_f64))
 static rg_status vjp_softplus(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     gin[0] = rg_mul(gy, rg_sigmoid(n->in[0]));

@@ -67,6 +67,9 @@ int bench_wide(int argc, char **argv)
         }
     }
     bench_set_threads((int)threads);
+    /* the elementwise kernels' pool: W3 has no GEMM, so this is what --threads changes */
+    if (rg_set_threads((int)threads) != RG_OK)
+        bench_fail("warning: the elementwise kernels run on %d threads", rg_get_threads());
 
     rg_graph *g = rg_graph_new(RG_F32);
     if (!g)

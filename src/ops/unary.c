@@ -250,8 +250,10 @@ rg_node *rg_softplus(rg_node *x)
 }
 
 /* heaviside: y = H(x) = 1 for x > 0, 1/2 at 0, 0 below (NaN passes through);
- * dy/dx = 0 everywhere it exists, and the library takes 0 at the jump too. */
-RG__EW_UNARY(heaviside, x > 0 ? 1 : x < 0 ? 0 : x == 0 ? (elem_t)0.5 : x)
+ * dy/dx = 0 everywhere it exists, and the library takes 0 at the jump too.
+ * NaN is tested first (x != x): the vectorised form of a trailing `x == 0 ? .. : x` uses an
+ * ordered not-equal compare that valgrind emulates as unordered, so memcheck runs saw 0. */
+RG__EW_UNARY(heaviside, x != x ? x : x > 0 ? 1 : x < 0 ? 0 : (elem_t)0.5)
 static rg_status vjp_heaviside(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     gin[0] = rg__zeros_like(n->in[0]);

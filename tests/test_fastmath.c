@@ -283,7 +283,8 @@ static void net_build(struct net *t, uint64_t seed)
     memset(t, 0, sizeof *t);
     rg_graph *g = t->g = rg_graph_new(RG_F32);
     const int64_t na = NA, m[2] = {ROWS, COLS}, row[1] = {COLS};
-    rg_node *xs[3] = {tu_param(g, "a", 1, &na, -3, 3, &seed), tu_param(g, "b", 1, &na, -3, 3, &seed),
+    rg_node *xs[3] = {tu_param(g, "a", 1, &na, -3, 3, &seed),
+                      tu_param(g, "b", 1, &na, -3, 3, &seed),
                       tu_param(g, "c", 1, &na, -3, 3, &seed)};
     rg_node *y = rg_sum(rg_tanh(rg_add(rg_mul(xs[0], xs[1]), xs[2])), RG_AXIS_ALL, false);
     t->out[0] = y;
@@ -446,11 +447,16 @@ START_TEST(test_threads_fork)
 #if defined(__SANITIZE_THREAD__)
         rg_set_threads(1);
 #endif
-        int ok = rg_eval(t.g, t.nout, t.out) == RG_OK;
-        for (int i = 0; ok && i < t.nout; i++)
-            ok = memcmp(rg_node_data(ref.out[i]), rg_node_data(t.out[i]),
-                        sizeof(float) * (size_t)rg_node_size(t.out[i])) == 0;
-        _exit(ok ? 0 : 1);
+        int status = rg_eval(t.g, t.nout, t.out) == RG_OK ? 0 : 2;
+        for (int i = 0; !status && i < t.nout; i++)
+            if (memcmp(rg_node_data(ref.out[i]), rg_node_data(t.out[i]),
+                       sizeof(float) * (size_t)rg_node_size(t.out[i])) != 0)
+                status = 10 + i;
+        /* _exit skips the destructor that joins the workers: stop them first */
+        rg_set_threads(1);
+        rg_graph_free(ref.g);
+        rg_graph_free(t.g);
+        _exit(status);
     }
     int status = 0;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -464,6 +470,7 @@ END_TEST
 
 START_TEST(test_set_threads_arguments)
 {
+    ck_assert_int_eq(rg_set_threads(1), RG_OK);
     ck_assert_int_eq(rg_get_threads(), 1);
     ck_assert_int_eq(rg_set_threads(0), RG_ERR_ARG);
     ck_assert_int_eq(rg_set_threads(-3), RG_ERR_ARG);

@@ -3,11 +3,12 @@
  *
  * Claiming: the job's parts are claimed one by one, by the workers and by the caller itself,
  * through one 64-bit word holding the job's generation (high 32 bits), its number of parts
- * (16 bits) and the next unclaimed part (low 16 bits). A claim is a compare-and-swap that only succeeds while the word still
- * names the worker's generation, so a worker that wakes late never takes a part of a later
- * job, and reads the job's description only after a successful claim. The caller returns
- * when every part is done (it never waits for a worker that has not claimed anything), so a
- * descheduled or not yet started worker only costs its share of the work.
+ * (16 bits) and the next unclaimed part (low 16 bits). A claim is a compare-and-swap that
+ * only succeeds while the word still names the worker's generation, so a worker that wakes
+ * late never takes a part of a later job, and reads the job's description only after a
+ * successful claim. The caller returns when every part is done (it never waits for a worker
+ * that has not claimed anything), so a descheduled or not yet started worker costs nothing
+ * but its share of the parallelism.
  *
  * Waiting: an idle worker spins on the word for about 50 us, so the kernels of one rg_eval()
  * find it awake, then sleeps on a condition variable. Publishing a job and going to sleep

@@ -460,8 +460,8 @@ rg_status rg_blas_set_threads(int n);
 /* ---------------------------------------------------------------------------------------
  * Threads for the elementwise kernels
  *
- * Elementwise ops, reductions, softmax and broadcasting copies of more than 65,536 elements
- * are split over a pool of n threads (the calling thread and n - 1 workers). The setting is
+ * Elementwise ops, reductions, softmax, broadcasting copies and the optimisers' update of
+ * more than 65,536 elements are split over a pool of n threads (the calling thread and n - 1 workers). The setting is
  * process-wide (default 1: no worker threads); the workers are created by the first kernel
  * that needs them, sleep when idle, and are joined at exit. The executor runs one kernel at
  * a time, so the pool and the BLAS's threads are never busy at once for one graph. Results

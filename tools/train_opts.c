@@ -363,6 +363,10 @@ int train_set_threads(int64_t n)
 {
     if (n <= 0)
         return 0;
+    /* the kernels' pool (elementwise ops, the optimiser's update) takes the same count */
+    if (rg_set_threads((int)n) != RG_OK)
+        fprintf(stderr, "retrograd: note: --threads %lld: the kernels keep %d thread(s)\n",
+                (long long)n, rg_get_threads());
     rg_status st = rg_blas_set_threads((int)n);
     if (st == RG_OK)
         return (int)n;

@@ -2,6 +2,7 @@
  * clipping and a learning-rate schedule. Parameters are updated in place; state is allocated
  * once, when the optimiser is made, so a step allocates nothing. */
 #include "internal.h"
+#include "kernels/parallel.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -284,6 +285,27 @@ static double ipow(double x, uint64_t k)
     return r;
 }
 
+/* One parameter's update, as a job for the thread pool: update_range() runs elements
+ * [b, e) of it. */
+struct update_job {
+    const rg_optim *o;
+    int i;
+    double lr, scale, lambda, bc1, bc2;
+};
+
+static void update_range(void *ctx, int64_t b, int64_t e)
+{
+    const struct update_job *j = ctx;
+    const rg_optim *o = j->o;
+    void *w = rg_node_data(o->params[j->i]);
+    if (o->g->dtype == RG_F32)
+        update_f32(o, j->i, b, e - b, (float *)w + b, (const float *)o->gdata[j->i] + b, j->lr,
+                   j->scale, j->lambda, j->bc1, j->bc2);
+    else
+        update_f64(o, j->i, b, e - b, (double *)w + b, (const double *)o->gdata[j->i] + b,
+                   j->lr, j->scale, j->lambda, j->bc1, j->bc2);
+}
+
 static double sumsq(const rg_graph *g, const void *data, int64_t n)
 {
     return g->dtype == RG_F32 ? sumsq_f32(data, n) : sumsq_f64(data, n);
@@ -326,12 +348,9 @@ rg_status rg_optim_step(rg_optim *o)
     }
     for (int i = 0; i < o->n; i++) {
         bool decay = o->is_weight[i] || o->opts.decay_biases;
-        double lambda = decay ? o->opts.weight_decay : 0.0;
-        void *w = rg_node_data(o->params[i]);
-        if (g->dtype == RG_F32)
-            update_f32(o, i, w, o->gdata[i], lr, scale, lambda, bc1, bc2);
-        else
-            update_f64(o, i, w, o->gdata[i], lr, scale, lambda, bc1, bc2);
+        struct update_job job = {o, i, lr, scale, decay ? o->opts.weight_decay : 0.0, bc1, bc2};
+        /* a large parameter's update is split over the kernels' thread pool */
+        rg__parallel_elems(o->params[i]->size, update_range, &job);
     }
     o->steps++;
     return RG_OK;

@@ -84,12 +84,15 @@ int bench_graph_fail(const rg_graph *g, const char *what)
     return BENCH_FAILED;
 }
 
+/* Both thread settings: the BLAS's for GEMM and the kernels' pool for everything else. */
 void bench_set_threads(int threads)
 {
     rg_status st = rg_blas_set_threads(threads);
     if (st != RG_OK)
         bench_fail("warning: GEMM cannot run on %d threads (%s): %s", threads, rg_strerror(st),
                    rg_blas_info());
+    if (rg_set_threads(threads) != RG_OK)
+        bench_fail("warning: the kernels cannot run on %d threads", threads);
 }
 
 /* ---- the report ------------------------------------------------------------------------- */

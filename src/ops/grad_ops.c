@@ -6,6 +6,7 @@
  * ops with VJPs of their own, so second derivatives still work. Both inputs have the same
  * shape (the VJP of an elementwise op hands its gradient back at the op's own shape). */
 #include "internal.h"
+#include "kernels/elementwise.inc"
 
 #include <math.h>
 
@@ -20,22 +21,6 @@ static rg_status shape_same2(rg_node *n)
     }
     return rg_node_set_shape(n, a->ndim, a->shape);
 }
-
-/* out[i] = expr(v, g) with v = in[0][i], g = in[1][i]; contiguous, never aliased. */
-#define GRAD_KERNEL(name, T, sfx, expr)                                                    \
-    static rg_status fwd_##name##_##sfx(rg_node *n)                                        \
-    {                                                                                      \
-        const T *restrict v_ = n->in[0]->data, *restrict g_ = n->in[1]->data;              \
-        T *restrict out_ = n->data;                                                        \
-        for (int64_t i = 0; i < n->size; i++) {                                            \
-            const T v = v_[i], g = g_[i];                                                  \
-            out_[i] = (expr);                                                              \
-        }                                                                                  \
-        return RG_OK;                                                                      \
-    }
-#define GRAD_KERNELS(name, expr)                                                           \
-    GRAD_KERNEL(name, float, f32, expr)                                                    \
-    GRAD_KERNEL(name, double, f64, expr)
 
 #define GRAD_DEF(op, kink_fn)                                                              \
     const rg_op_def rg__op_##op = {                                                        \
@@ -65,7 +50,8 @@ static rg_status built(const rg_node *n, const bool *need, rg_node *const *gin)
 
 /* tanh_grad(y, gy) = gy (1 - y^2), the VJP of y = tanh x given its output y.
  * d/dgy: (1 - y^2), so g -> tanh_grad(y, g); d/dy: -2 y gy, so g -> -2 y gy g. */
-GRAD_KERNELS(tanh_grad, g * (1 - v * v))
+/* x: y, y: gy (the elementwise templates' names); vectorised and split over the pool */
+RG__EW_BINARY(tanh_grad, y * (1 - x * x))
 static rg_status vjp_tanh_grad(rg_node *n, rg_node *gz, const bool *need, rg_node **gin)
 {
     rg_node *y = n->in[0], *gy = n->in[1];
@@ -84,7 +70,7 @@ rg_node *rg_tanh_grad(rg_node *y, rg_node *gy)
 
 /* sigmoid_grad(s, gy) = gy s (1 - s), the VJP of s = sigmoid x given its output s.
  * d/dgy: s (1 - s), so g -> sigmoid_grad(s, g); d/ds: gy (1 - 2s), so g -> gy g (1 - 2s). */
-GRAD_KERNELS(sigmoid_grad, g * v * (1 - v))
+RG__EW_BINARY(sigmoid_grad, y * x * (1 - x))
 static rg_status vjp_sigmoid_grad(rg_node *n, rg_node *gz, const bool *need, rg_node **gin)
 {
     rg_node *s = n->in[0], *gy = n->in[1];

@@ -54,7 +54,8 @@ static int run_argv(const char *const *argv)
     int ws = 0;
     while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
         ;
-    run_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    /* a child killed by a signal reads as minus the signal's number */
+    run_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1000;
     slurp(out, run_out, sizeof run_out);
     slurp(err, run_err, sizeof run_err);
     fclose(out);

@@ -554,7 +554,7 @@ END_TEST
 START_TEST(divergence)
 {
     RUN("train", "--opt", "sgd", "--lr", "100000", "--quiet", "--save", "never.rgm");
-    ck_assert_int_eq(run_status, 1);
+    ck_assert_msg(run_status == 1, "status %d, stderr: %s", run_status, run_err);
     ck_assert_msg(strstr(run_err, "retrograd: training diverged: the loss is "), "%s", run_err);
     ck_assert(strstr(run_err, "smaller --lr"));
     ck_assert_msg(access(path_in("never.rgm"), F_OK) != 0, "a diverged model was saved");

@@ -212,6 +212,124 @@ START_TEST(test_formulas)
 }
 END_TEST
 
+/* ---- large parameters ------------------------------------------------------------------ */
+
+/* Parameters of 100,003, 4,097 and 5 values (the middle one a bias): sizes that cross the
+ * optimiser's blocks and the kernels' thread split at odd places. L = sum(c p^2) / 2 over
+ * each, so dL/dp = c p. */
+#define NBIG 3
+static const int64_t big_sizes[NBIG] = {100003, 4097, 5};
+
+struct big {
+    rg_graph *g;
+    rg_node *p[NBIG], *loss;
+};
+
+static struct big big_new(rg_dtype dt)
+{
+    struct big t;
+    uint64_t seed = 7;
+    t.g = rg_graph_new(dt);
+    t.loss = NULL;
+    for (int i = 0; i < NBIG; i++) {
+        t.p[i] = tu_param(t.g, NULL, 1, &big_sizes[i], -2.0, 2.0, &seed);
+        rg_node *c = tu_const(t.g, 1, &big_sizes[i], 0.1, 1.0, &seed);
+        rg_node *l = rg_mul(rg_scalar(t.g, 0.5),
+                            rg_sum(rg_mul(c, rg_square(t.p[i])), RG_AXIS_ALL, false));
+        t.loss = t.loss ? rg_add(t.loss, l) : l;
+    }
+    ck_assert_msg(t.loss != NULL, "%s", rg_graph_errmsg(t.g));
+    return t;
+}
+
+/* Three steps of case c on 1 or 2 threads; the parameters' final values into out (in
+ * parameter order) and the norms of each step into norms. For the momentum kinds in f64 each
+ * step is also checked against the formula applied element by element to the gradient, and
+ * every norm against a sum in long double. */
+static void big_run(const struct fcase *c, rg_dtype dt, int threads, double *out,
+                    double norms[3])
+{
+    ck_assert_int_eq(rg_set_threads(threads), RG_OK);
+    struct big t = big_new(dt);
+    rg_optim_opts o = fcase_opts(c);
+    const bool is_weight[NBIG] = {true, false, true};
+    rg_optim *opt = rg_optim_new(&o, NBIG, t.p, NULL, is_weight);
+    ck_assert_msg(opt != NULL, "%s", rg_graph_errmsg(t.g));
+    const bool check = dt == RG_F64 && (c->kind == RG_OPTIM_SGD || c->kind == RG_OPTIM_MOMENTUM);
+    int64_t total = 0;
+    for (int i = 0; i < NBIG; i++)
+        total += big_sizes[i];
+    double *w = malloc(sizeof(double) * (size_t)total), *v = calloc((size_t)total, sizeof *v);
+    ck_assert(w && v);
+    for (int s = 0; s < 3; s++) {
+        ck_assert_int_eq(rg_backward(t.loss), RG_OK);
+        long double ss = 0;
+        for (int i = 0, k = 0; i < NBIG; i++)
+            for (int64_t j = 0; j < big_sizes[i]; j++, k++) {
+                const double gj = rg_node_get(rg_node_grad(t.p[i]), j);
+                ss += (long double)gj * gj;
+                w[k] = rg_node_get(t.p[i], j);
+            }
+        const double norm = sqrt((double)ss);
+        const double lr = rg_optim_lr(opt);
+        ck_assert_int_eq(rg_optim_step(opt), RG_OK);
+        norms[s] = rg_optim_last_grad_norm(opt);
+        ck_assert_msg(fabs(norms[s] - norm) <= 1e-12 * norm, "%s: norm %.17g, expected %.17g",
+                      c->what, norms[s], norm);
+        const double scale = c->clip > 0 && norm > c->clip ? c->clip / norm : 1.0;
+        for (int i = 0, k = 0; i < NBIG; i++)
+            for (int64_t j = 0; j < big_sizes[i]; j++, k++) {
+                if (!check)
+                    continue;
+                const double lam = is_weight[i] || c->decay_biases ? c->weight_decay : 0.0;
+                const double gj = scale * rg_node_get(rg_node_grad(t.p[i]), j) + lam * w[k];
+                const double mu = c->momentum;
+                v[k] = mu * v[k] + gj;
+                const double d = mu == 0 ? gj : c->nesterov ? gj + mu * v[k] : v[k];
+                const double want = w[k] - lr * d, got = rg_node_get(t.p[i], j);
+                ck_assert_msg(fabs(got - want) <= 1e-13 * (1 + fabs(want)),
+                              "%s: step %d, parameter %d[%ld]: %.17g, formula %.17g", c->what,
+                              s + 1, i, (long)j, got, want);
+            }
+    }
+    for (int i = 0, k = 0; i < NBIG; i++)
+        for (int64_t j = 0; j < big_sizes[i]; j++, k++)
+            out[k] = rg_node_get(t.p[i], j);
+    free(w);
+    free(v);
+    rg_optim_free(opt);
+    rg_graph_free(t.g);
+}
+
+/* Every case on large parameters, f64 and f32: the norm agrees with an independent sum, the
+ * momentum kinds follow their formula element by element, and two threads give the same bits
+ * as one. loop index: case * 2 + (0: f64, 1: f32) */
+START_TEST(test_large_params)
+{
+    const struct fcase *c = &fcases[_i / 2];
+    const rg_dtype dt = _i % 2 ? RG_F32 : RG_F64;
+    int64_t total = 0;
+    for (int i = 0; i < NBIG; i++)
+        total += big_sizes[i];
+    double *one = malloc(sizeof(double) * (size_t)total);
+    double *two = malloc(sizeof(double) * (size_t)total);
+    ck_assert(one && two);
+    double n1[3], n2[3];
+    big_run(c, dt, 1, one, n1);
+    big_run(c, dt, 2, two, n2);
+    ck_assert_int_eq(rg_set_threads(1), RG_OK);
+    for (int s = 0; s < 3; s++)
+        ck_assert_msg(n1[s] == n2[s], "%s: norm of step %d differs across threads", c->what,
+                      s + 1);
+    for (int64_t k = 0; k < total; k++)
+        ck_assert_msg(memcmp(&one[k], &two[k], sizeof one[k]) == 0,
+                      "%s: value %ld differs across threads: %.17g and %.17g", c->what, (long)k,
+                      one[k], two[k]);
+    free(one);
+    free(two);
+}
+END_TEST
+
 /* ---- weight decay ----------------------------------------------------------------------- */
 
 /* SGD, eta 0.1, lambda 0.5, one step: w0 gets g = 2 + 0.5 * 1 = 2.5, so 1 - 0.25 = 0.75;
@@ -708,6 +826,7 @@ static Suite *optim_suite(void)
     } cases[] = {
         {"hand_values", test_hand_values, 0},
         {"formulas", test_formulas, 2 * N_OF(fcases)},
+        {"large_params", test_large_params, 2 * N_OF(fcases)},
         {"weight_decay_biases", test_weight_decay_biases, 0},
         {"clip_grad_norm", test_clip_grad_norm, 0},
         {"optim_clips", test_optim_clips, 0},

@@ -2,6 +2,7 @@
  * clipping and a learning-rate schedule. Parameters are updated in place; state is allocated
  * once, when the optimiser is made, so a step allocates nothing. */
 #include "internal.h"
+#include "kernels/fastmath.h"
 #include "kernels/parallel.h"
 
 #include <math.h>
@@ -23,8 +24,23 @@ struct rg_optim {
     int *owner;        /* parameter of each state entry */
     uint64_t steps;
     double last_norm;
+    /* Every parameter cut into blocks of at most BLOCK elements: the unit of work of a step
+     * and of the gradient norm, so the norm's rounding depends on the shapes alone. */
+    struct block *blocks;
+    double *partial; /* sum of squares of each block's gradient */
+    int64_t nblocks;
 };
 
+struct block {
+    int param;
+    int64_t begin, len;
+};
+
+/* independent partial sums in sumsq(): two AVX-512 registers of doubles */
+#define SUMSQ_LANES 16
+/* Elements per block: 16 KiB of f32, so the update's second read of a block's gradient
+ * (after its sum of squares) hits the L1 cache. */
+#define BLOCK 4096
 #define T float
 #define FN(name) name##_f32
 #define SQRT sqrtf
@@ -179,6 +195,8 @@ void rg_optim_free(rg_optim *o)
         if (o->names)
             rg__free(g, o->names[s]);
     }
+    rg__free(g, o->blocks);
+    rg__free(g, o->partial);
     rg__free(g, o->state);
     rg__free(g, o->names);
     rg__free(g, o->owner);
@@ -227,6 +245,22 @@ static rg_status alloc_state(rg_optim *o)
     return RG_OK;
 }
 
+static rg_status alloc_blocks(rg_optim *o)
+{
+    for (int i = 0; i < o->n; i++)
+        o->nblocks += (rg_node_size(o->params[i]) + BLOCK - 1) / BLOCK;
+    size_t nb = o->nblocks ? (size_t)o->nblocks : 1;
+    o->blocks = rg__calloc(o->g, nb, sizeof *o->blocks);
+    o->partial = rg__calloc(o->g, nb, sizeof *o->partial);
+    if (!o->blocks || !o->partial)
+        return RG_ERR_NOMEM;
+    int64_t k = 0;
+    for (int i = 0; i < o->n; i++)
+        for (int64_t b = 0, size = rg_node_size(o->params[i]); b < size; b += BLOCK)
+            o->blocks[k++] = (struct block){i, b, size - b < BLOCK ? size - b : BLOCK};
+    return RG_OK;
+}
+
 rg_optim *rg_optim_new(const rg_optim_opts *opts, int n, rg_node *const *params,
                        rg_node *const *grads, const bool *is_weight)
 {
@@ -260,7 +294,7 @@ rg_optim *rg_optim_new(const rg_optim_opts *opts, int n, rg_node *const *params,
         o->grads[i] = grads ? grads[i] : NULL;
         o->is_weight[i] = is_weight ? is_weight[i] : true;
     }
-    if (alloc_state(o) != RG_OK)
+    if (alloc_state(o) != RG_OK || alloc_blocks(o) != RG_OK)
         goto nomem;
     return o;
 
@@ -285,25 +319,59 @@ static double ipow(double x, uint64_t k)
     return r;
 }
 
-/* One parameter's update, as a job for the thread pool: update_range() runs elements
- * [b, e) of it. */
-struct update_job {
+/* A step as a job for the thread pool: blocks [b, e) of the optimiser. Pass NORM stores each
+ * block's sum of squares, pass UPDATE updates its elements, and pass BOTH does the two on a
+ * block while it is in the cache (when clipping is off, the norm does not change the update).
+ * Each element's update reads only that element, and each block's sum only that block, so
+ * any split gives the same bits. */
+enum pass { PASS_NORM = 1, PASS_UPDATE = 2, PASS_BOTH = 3 };
+
+struct step_job {
     const rg_optim *o;
-    int i;
-    double lr, scale, lambda, bc1, bc2;
+    enum pass pass;
+    double lr, scale, bc1, bc2;
 };
 
-static void update_range(void *ctx, int64_t b, int64_t e)
+static void step_range(void *ctx, int64_t b, int64_t e)
 {
-    const struct update_job *j = ctx;
+    const struct step_job *j = ctx;
     const rg_optim *o = j->o;
-    void *w = rg_node_data(o->params[j->i]);
-    if (o->g->dtype == RG_F32)
-        update_f32(o, j->i, b, e - b, (float *)w + b, (const float *)o->gdata[j->i] + b, j->lr,
-                   j->scale, j->lambda, j->bc1, j->bc2);
-    else
-        update_f64(o, j->i, b, e - b, (double *)w + b, (const double *)o->gdata[j->i] + b,
-                   j->lr, j->scale, j->lambda, j->bc1, j->bc2);
+    const bool f32 = o->g->dtype == RG_F32;
+    for (int64_t k = b; k < e; k++) {
+        const struct block *bl = &o->blocks[k];
+        const int i = bl->param;
+        const size_t off = (size_t)bl->begin * o->g->elem;
+        const unsigned char *gd = (const unsigned char *)o->gdata[i] + off;
+        if (j->pass & PASS_NORM)
+            o->partial[k] = f32 ? sumsq_f32((const float *)gd, bl->len)
+                                : sumsq_f64((const double *)gd, bl->len);
+        if (!(j->pass & PASS_UPDATE))
+            continue;
+        const double lambda = o->is_weight[i] || o->opts.decay_biases ? o->opts.weight_decay : 0.0;
+        unsigned char *w = (unsigned char *)rg_node_data(o->params[i]) + off;
+        if (f32)
+            update_f32(o, i, bl->begin, bl->len, (float *)w, (const float *)gd, j->lr, j->scale,
+                       lambda, j->bc1, j->bc2);
+        else
+            update_f64(o, i, bl->begin, bl->len, (double *)w, (const double *)gd, j->lr,
+                       j->scale, lambda, j->bc1, j->bc2);
+    }
+}
+
+/* Blocks per part of a split: about RG__PAR_MIN / 2 elements, as for elementwise kernels. */
+static void run_pass(struct step_job *job, enum pass pass)
+{
+    job->pass = pass;
+    rg__parallel_for(job->o->nblocks, RG__PAR_MIN / 2 / BLOCK, 1, step_range, job);
+}
+
+/* The norm from the blocks' sums, added in block order. */
+static double blocks_norm(const rg_optim *o)
+{
+    double ss = 0.0;
+    for (int64_t k = 0; k < o->nblocks; k++)
+        ss += o->partial[k];
+    return sqrt(ss);
 }
 
 static double sumsq(const rg_graph *g, const void *data, int64_t n)
@@ -317,7 +385,6 @@ rg_status rg_optim_step(rg_optim *o)
         return RG_ERR_ARG;
     rg_graph *g = o->g;
     /* gather every gradient first, so a missing one leaves all parameters untouched */
-    double ss = 0.0;
     for (int i = 0; i < o->n; i++) {
         rg_node *p = o->params[i];
         const rg_node *gr = o->grads[i] ? o->grads[i] : rg_node_grad(p);
@@ -330,27 +397,26 @@ rg_status rg_optim_step(rg_optim *o)
             return rg__fail(g, RG_ERR_SHAPE, "optim: the gradient of '%s' has the wrong shape",
                             param_label(p, buf, sizeof buf, i));
         o->gdata[i] = rg_node_data(gr);
-        ss += sumsq(g, o->gdata[i], p->size);
     }
-    double norm = sqrt(ss);
-    o->last_norm = norm;
-    /* clipping rescales the gradient as a whole: its direction is kept, only a step that
-     * would be too long is shortened. A NaN norm clips nothing (the NaN shows in the loss). */
-    double scale = o->opts.clip_norm > 0.0 && norm > o->opts.clip_norm ? o->opts.clip_norm / norm
-                                                                        : 1.0;
-    double lr = rg_optim_lr(o);
-    double bc1 = 1.0, bc2 = 1.0;
+    struct step_job job = {.o = o, .lr = rg_optim_lr(o), .scale = 1.0, .bc1 = 1.0, .bc2 = 1.0};
     if (is_adam(&o->opts)) {
         /* Adam's moments start at zero, so early averages are biased towards it by the
          * factor 1 - beta^t; dividing by it removes the bias. */
-        bc1 = 1.0 - ipow(o->opts.beta1, o->steps + 1);
-        bc2 = 1.0 - ipow(o->opts.beta2, o->steps + 1);
+        job.bc1 = 1.0 - ipow(o->opts.beta1, o->steps + 1);
+        job.bc2 = 1.0 - ipow(o->opts.beta2, o->steps + 1);
     }
-    for (int i = 0; i < o->n; i++) {
-        bool decay = o->is_weight[i] || o->opts.decay_biases;
-        struct update_job job = {o, i, lr, scale, decay ? o->opts.weight_decay : 0.0, bc1, bc2};
-        /* a large parameter's update is split over the kernels' thread pool */
-        rg__parallel_elems(o->params[i]->size, update_range, &job);
+    if (o->opts.clip_norm > 0.0) {
+        /* clipping rescales the gradient as a whole: its direction is kept, only a step that
+         * would be too long is shortened. A NaN norm clips nothing (the NaN shows in the
+         * loss). */
+        run_pass(&job, PASS_NORM);
+        o->last_norm = blocks_norm(o);
+        if (o->last_norm > o->opts.clip_norm)
+            job.scale = o->opts.clip_norm / o->last_norm;
+        run_pass(&job, PASS_UPDATE);
+    } else {
+        run_pass(&job, PASS_BOTH);
+        o->last_norm = blocks_norm(o);
     }
     o->steps++;
     return RG_OK;

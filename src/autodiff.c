@@ -5,8 +5,8 @@
 
 #include <string.h>
 
-/* Flags per node id during a sweep. */
-enum { DEP = 1, LIVE = 2, RELEVANT = DEP | LIVE };
+/* Flags per node: DEP, depends on an x (the sweep); LIVE, y depends on it (rg_backward). */
+enum { DEP = 1, LIVE = 2 };
 
 /* Marks LIVE every node y depends on (and y). Creation order makes this one backward pass,
  * with no recursion: a ten-million-node chain needs no stack. */
@@ -48,48 +48,54 @@ static void tie(rg_node *gn, rg_node *x)
         gn->grad_of = x;
 }
 
+/* Only nodes between the earliest x and y can carry a gradient to an x: the sweep's
+ * bookkeeping covers that span. A node's inputs need a gradient when they depend on an x
+ * (DEP); they need no LIVE mark, since the sweep only reaches nodes that received a gradient
+ * from y, and their inputs are y's ancestors too. */
 static rg_status sweep(rg_node *y, rg_node *seed, int n, rg_node *const *xs, rg_node **grads)
 {
     rg_graph *g = y->g;
-    size_t count = (size_t)y->id + 1;
-    uint8_t *flag = rg__calloc(g, count, 1);
-    rg_node **acc = rg__calloc(g, count, sizeof *acc);
-    if (!flag || !acc) {
-        rg__free(g, flag);
-        rg__free(g, acc);
-        return rg__fail(g, RG_ERR_NOMEM, "grad: out of memory for %zu nodes", count);
-    }
-
+    const size_t count = (size_t)y->id + 1;
     size_t first = count;
     for (int i = 0; i < n; i++)
-        if (xs[i]->id < count) {
-            flag[xs[i]->id] |= DEP;
-            if (xs[i]->id < first)
-                first = xs[i]->id;
-        }
+        if (xs[i]->id < first)
+            first = xs[i]->id;
+    /* one block: the gradients accumulated so far, then the flags; both by id - first */
+    const size_t span = count - first;
+    rg_node **acc = rg__calloc(g, span, sizeof *acc + 1);
+    if (!acc)
+        return rg__fail(g, RG_ERR_NOMEM, "grad: out of memory for %zu nodes", span);
+    uint8_t *flag = (uint8_t *)(acc + span);
+
+    for (int i = 0; i < n; i++)
+        if (xs[i]->id < count)
+            flag[xs[i]->id - first] = DEP;
     for (size_t id = first; id < count; id++) {
         const rg_node *node = g->nodes[id];
-        for (int k = 0; k < node->arity && !(flag[id] & DEP); k++)
-            if (flag[node->in[k]->id] & DEP)
-                flag[id] |= DEP;
+        for (int k = 0; k < node->arity && !flag[id - first]; k++)
+            if (node->in[k]->id >= first && flag[node->in[k]->id - first])
+                flag[id - first] = DEP;
     }
-    mark_live(g, y, flag);
 
     rg_status prev = g->status;
     rg_status st = RG_OK;
     int32_t step = 0;
-    acc[y->id] = seed;
-    for (size_t id = count; id-- > 0 && st == RG_OK;) {
+    if (span)
+        acc[y->id - first] = seed;
+    for (size_t id = count; id-- > first && st == RG_OK;) {
         rg_node *node = g->nodes[id];
-        if ((flag[id] & RELEVANT) != RELEVANT || !acc[id])
+        rg_node *gy = acc[id - first];
+        if (!flag[id - first] || !gy)
             continue;
-        tie(acc[id], node);
+        tie(gy, node);
         if (node->kind != RG_KIND_OP)
             continue;
         bool need[RG_MAX_ARITY] = {false};
         bool any = false;
-        for (int k = 0; k < node->arity; k++)
-            any |= need[k] = (flag[node->in[k]->id] & RELEVANT) == RELEVANT;
+        for (int k = 0; k < node->arity; k++) {
+            const size_t in = node->in[k]->id;
+            any |= need[k] = in >= first && flag[in - first];
+        }
         if (!any)
             continue;
         const rg_op_def *def = &g->ops[node->op];
@@ -100,7 +106,7 @@ static rg_status sweep(rg_node *y, rg_node *seed, int n, rg_node *const *xs, rg_
         }
         g->sweep_step = ++step;
         rg_node *gin[RG_MAX_ARITY] = {NULL};
-        st = def->vjp(node, acc[id], need, gin);
+        st = def->vjp(node, gy, need, gin);
         for (int k = 0; k < node->arity && st == RG_OK; k++) {
             if (!need[k])
                 continue;
@@ -123,8 +129,9 @@ static rg_status sweep(rg_node *y, rg_node *seed, int n, rg_node *const *xs, rg_
                 break;
             }
             /* fan-out: contributions from several consumers are summed */
-            acc[in->id] = acc[in->id] ? rg_add(acc[in->id], gin[k]) : gin[k];
-            if (!acc[in->id])
+            rg_node **sum = &acc[in->id - first];
+            *sum = *sum ? rg_add(*sum, gin[k]) : gin[k];
+            if (!*sum)
                 st = g->status != RG_OK ? g->status : RG_ERR_NOMEM;
         }
         if (st == RG_OK && prev == RG_OK && g->status != RG_OK)
@@ -135,7 +142,8 @@ static rg_status sweep(rg_node *y, rg_node *seed, int n, rg_node *const *xs, rg_
         g->sweep_step = step + 1;
         for (int i = 0; i < n && st == RG_OK; i++) {
             rg_node *x = xs[i];
-            grads[i] = x->id < count && acc[x->id] ? acc[x->id] : rg__zeros_like(x);
+            grads[i] = x->id < count && acc[x->id - first] ? acc[x->id - first]
+                                                            : rg__zeros_like(x);
             if (!grads[i])
                 st = g->status != RG_OK ? g->status : RG_ERR_NOMEM;
             else
@@ -146,7 +154,6 @@ static rg_status sweep(rg_node *y, rg_node *seed, int n, rg_node *const *xs, rg_
     if (st != RG_OK)
         for (int i = 0; i < n; i++)
             grads[i] = NULL;
-    rg__free(g, flag);
     rg__free(g, acc);
     return st;
 }

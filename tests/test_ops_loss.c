@@ -267,6 +267,70 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* ---- many rows ---------------------------------------------------------------------------- */
+
+/* Row counts and class counts around the kernels' cases: fewer than 16 classes (rows go by
+ * blocks), exactly 16, more, and a block boundary (25 rows of 10 classes make one block) in
+ * the middle; softmax, log_softmax and cross_entropy against sums in long double. A bad label
+ * in a late row is reported with its row. loop index: case * 2 + dtype. */
+static const int64_t many_rows[][2] = {{300, 10}, {257, 1}, {77, 15}, {40, 16}, {9, 37}};
+
+START_TEST(test_many_rows)
+{
+    const int64_t rows = many_rows[_i / 2][0], cls = many_rows[_i / 2][1];
+    const rg_dtype dt = dtypes[_i % 2];
+    const double tol = tol_of(dt);
+    uint64_t seed = 500 + (uint64_t)_i;
+    rg_graph *g = rg_graph_new(dt);
+    const int64_t shape[2] = {rows, cls};
+    double *xv = malloc(sizeof(double) * (size_t)(rows * cls));
+    double *lv = malloc(sizeof(double) * (size_t)rows);
+    for (int64_t i = 0; i < rows * cls; i++) /* values f32 holds exactly */
+        xv[i] = (double)(float)tu_uniform(&seed, -20, 20);
+    for (int64_t i = 0; i < rows; i++)
+        lv[i] = (double)(tu_next(&seed) % (uint64_t)cls);
+    rg_node *x = leaf(g, false, 2, shape, xv), *l = leaf(g, false, 1, shape, lv);
+    rg_node *sm = rg_softmax(x, 1), *ls = rg_log_softmax(x, -1), *ce = rg_cross_entropy(x, l);
+    ck_assert_int_eq(rg_eval(g, 3, (rg_node *[]){sm, ls, ce}), RG_OK);
+    long double total = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        const double *xi = xv + i * cls;
+        double m = xi[0];
+        for (int64_t c = 1; c < cls; c++)
+            m = xi[c] > m ? xi[c] : m;
+        long double sum = 0;
+        for (int64_t c = 0; c < cls; c++)
+            sum += expl((long double)xi[c] - m);
+        for (int64_t c = 0; c < cls; c++) {
+            const double want_s = (double)(expl((long double)xi[c] - m) / sum);
+            const double want_l = (double)((long double)xi[c] - m - logl(sum));
+            const double got_s = rg_node_get(sm, i * cls + c), got_l = rg_node_get(ls, i * cls + c);
+            ck_assert_msg(fabs(got_s - want_s) <= tol * (1 + fabs(want_s)) &&
+                              fabs(got_l - want_l) <= tol * (1 + fabs(want_l)),
+                          "[%ld,%ld] of [%ld,%ld]: softmax %.17g (want %.17g), log_softmax %.17g "
+                          "(want %.17g)", (long)i, (long)c, (long)rows, (long)cls, got_s, want_s,
+                          got_l, want_l);
+        }
+        total += m + logl(sum) - xi[(int64_t)lv[i]];
+    }
+    const double want_ce = (double)(total / rows);
+    ck_assert_msg(fabs(rg_node_item(ce) - want_ce) <= tol * (1 + fabs(want_ce)),
+                  "cross_entropy %.17g, want %.17g", rg_node_item(ce), want_ce);
+    /* a label out of range in the last row */
+    lv[rows - 1] = (double)cls;
+    ck_assert_int_eq(rg_feed_f64(l, lv, rows), RG_OK);
+    ck_assert_int_eq(rg_eval1(ce), RG_ERR_DOMAIN);
+    char want[128];
+    snprintf(want, sizeof want,
+             "cross_entropy: label %ld in row %ld is not a class index in [0, %ld)", (long)cls,
+             (long)(rows - 1), (long)cls);
+    ck_assert_str_eq(rg_graph_errmsg(g), want);
+    free(xv);
+    free(lv);
+    rg_graph_free(g);
+}
+END_TEST
+
 /* ---- mse --------------------------------------------------------------------------------- */
 
 /* mse([1,2,3], [1,0,0]) = (0 + 4 + 9) / 3 = 13/3; d/da = 2 (a - b) / 3 = [0, 4/3, 2]. With
@@ -314,6 +378,7 @@ static Suite *ops_loss_suite(void)
         {"cross_entropy_gradcheck", test_cross_entropy_gradcheck, 4},
         {"cross_entropy_matches_composite", test_cross_entropy_matches_composite, 0},
         {"cross_entropy_bad_labels", test_cross_entropy_bad_labels, N_OF(bad_labels)},
+        {"many_rows", test_many_rows, 2 * N_OF(many_rows)},
         {"errors", test_errors, 0},
         {"mse", test_mse, 0},
     };

@@ -92,25 +92,9 @@ rg_node *rg_sigmoid_grad(rg_node *s, rg_node *gy)
 /* relu_grad(x, gy) = gy H(x) with H(0) = 1/2, the VJP of relu.
  * d/dgy: H(x), so g -> relu_grad(x, g); d/dx: 0 (H is flat away from its jump). NaN in x
  * passes through, as relu passes it. */
-/* The factor H(x) is chosen with the quiet comparisons (no invalid flag on NaN) and the
- * product taken for every element, so the loop holds only selects and a multiply, which the
- * compiler vectorises (it speculates neither a signalling comparison nor a multiply). As in
- * gy * H(x) with IEEE arithmetic, an infinite gy times H = 0 is NaN. */
-#define RELU_GRAD_KERNEL(T, sfx)                                                           \
-    static rg_status fwd_relu_grad_##sfx(rg_node *n)                                       \
-    {                                                                                      \
-        const T *restrict x_ = n->in[0]->data, *restrict g_ = n->in[1]->data;              \
-        T *restrict out_ = n->data;                                                        \
-        for (int64_t i = 0; i < n->size; i++) {                                            \
-            const T v = x_[i];                                                             \
-            const T h = isgreater(v, 0) ? (T)1 : isless(v, 0) ? (T)0 : (T)0.5;             \
-            const T r = g_[i] * h;                                                         \
-            out_[i] = isunordered(v, v) ? v : r;                                           \
-        }                                                                                  \
-        return RG_OK;                                                                      \
-    }
-RELU_GRAD_KERNEL(float, f32)
-RELU_GRAD_KERNEL(double, f64)
+/* x: x, y: gy; vectorised and split over the pool like heaviside. As gy * H(x) in IEEE
+ * arithmetic, an infinite gy times H = 0 is NaN. */
+RG__EW_BINARY(relu_grad, x != x ? x : y * (x > 0 ? 1 : x < 0 ? 0 : (elem_t)0.5))
 static rg_status vjp_relu_grad(rg_node *n, rg_node *gz, const bool *need, rg_node **gin)
 {
     rg_node *x = n->in[0];

@@ -63,8 +63,28 @@ static void lines(const rg_node *n, int64_t *outer, int64_t *red, int64_t *inner
     *red = x->shape[a];
 }
 
-/* e^(x[r] - m) into out[r] for r < count, and their sum in double (sixteen lanes, as
- * sum_run in reduce.c). f32 uses rg__expf (kernels/fastmath.h, vectorised), f64 libm's exp. */
+/* The sum of count values in double over sixteen lanes, as sum_run in reduce.c: lane k takes
+ * the values k, k + 16, ..., and the lanes are added pairwise. */
+#define LANE_SUM(T, sfx)                                                                   \
+    static inline double lane_sum_##sfx(const T *v, int64_t count)                         \
+    {                                                                                      \
+        double s[16] = {0};                                                                \
+        int64_t i = 0;                                                                     \
+        for (; i + 16 <= count; i += 16)                                                   \
+            for (int k = 0; k < 16; k++)                                                   \
+                s[k] += v[i + k];                                                          \
+        for (int k = 0; i < count; i++, k++)                                               \
+            s[k] += v[i];                                                                  \
+        for (int w = 8; w >= 1; w /= 2)                                                    \
+            for (int k = 0; k < w; k++)                                                    \
+                s[k] += s[k + w];                                                          \
+        return s[0];                                                                       \
+    }
+LANE_SUM(float, f32)
+LANE_SUM(double, f64)
+
+/* e^(x[r] - m) into out[r] for r < count, and their sum (lane_sum). f32 uses rg__expf
+ * (kernels/fastmath.h, vectorised), f64 libm's exp. */
 #define EXP_SHIFT(T, sfx)                                                                  \
     RG__VECTOR_CLONES static double exp_shift_##sfx(T *restrict out, const T *restrict x,  \
                                                     int64_t count, T m)                    \
@@ -75,19 +95,47 @@ static void lines(const rg_node *n, int64_t *outer, int64_t *red, int64_t *inner
                 out[i + k] = FAST_EXP((T)(x[i + k] - m));                                  \
         for (; i < count; i++)                                                             \
             out[i] = FAST_EXP((T)(x[i] - m));                                              \
-        double s[16] = {0};                                                                \
-        for (i = 0; i + 16 <= count; i += 16)                                              \
+        return lane_sum_##sfx(out, count);                                                 \
+    }                                                                                      \
+    RG__VECTOR_CLONES static void exp_inplace_##sfx(T *restrict v, int64_t count)          \
+    {                                                                                      \
+        int64_t i = 0;                                                                     \
+        for (; i + 16 <= count; i += 16)                                                   \
             for (int k = 0; k < 16; k++)                                                   \
-                s[k] += out[i + k];                                                        \
-        for (int k = 0; i < count; i++, k++)                                               \
-            s[k] += out[i];                                                                \
-        for (int w = 8; w >= 1; w /= 2)                                                    \
-            for (int k = 0; k < w; k++)                                                    \
-                s[k] += s[k + w];                                                          \
-        return s[0];                                                                       \
+                v[i + k] = FAST_EXP(v[i + k]);                                             \
+        for (; i < count; i++)                                                             \
+            v[i] = FAST_EXP(v[i]);                                                         \
     }
 EXP_SHIFT(float, f32)
 EXP_SHIFT(double, f64)
+
+/* Short lines: fewer than 16 contiguous values (ten classes, say) would leave exp_shift only
+ * its scalar tail, so lines go by blocks of at most SHORT_BLOCK values: every line's shift
+ * x - m first, then one vectorised exp over the block, then each line's sum. The values and
+ * sums are exp_shift's, bit for bit. */
+#define SHORT_BLOCK 256
+#define SHORT_EXP(T, sfx)                                                                  \
+    /* lines [0, n) of red values at x (n red <= SHORT_BLOCK): their maxima into m,        \
+     * e^(x - m) into y, the sums into s */                                                \
+    static void short_exp_##sfx(T *restrict y, const T *restrict x, int64_t n, int64_t red, \
+                                T *m, double *s)                                           \
+    {                                                                                      \
+        for (int64_t l = 0; l < n; l++) {                                                  \
+            const T *xl = x + l * red;                                                     \
+            T mx = (T)-INFINITY;                                                           \
+            for (int64_t r = 0; r < red; r++)                                              \
+                if (xl[r] > mx)                                                            \
+                    mx = xl[r];                                                            \
+            m[l] = mx;                                                                     \
+            for (int64_t r = 0; r < red; r++)                                              \
+                y[l * red + r] = (T)(xl[r] - mx);                                          \
+        }                                                                                  \
+        exp_inplace_##sfx(y, n * red);                                                     \
+        for (int64_t l = 0; l < n; l++)                                                    \
+            s[l] = lane_sum_##sfx(y + l * red, red);                                       \
+    }
+SHORT_EXP(float, f32)
+SHORT_EXP(double, f64)
 
 struct softmax_job {
     const void *x;
@@ -97,8 +145,21 @@ struct softmax_job {
 
 /* One kernel per dtype and flavour (is_log = 0: softmax, 1: log_softmax) over lines
  * [o0, o1) x all of inner. Sums run in double: the terms are in (0, 1] and there may be
- * many. A contiguous line (inner == 1) takes the vectorised exp_shift; log_softmax uses its
- * output as the scratch for the exponentials before writing (x - m) - log s over them. */
+ * many. A contiguous line (inner == 1) takes the vectorised exp_shift, short ones by blocks
+ * (short_exp); log_softmax uses its output as the scratch for the exponentials before
+ * writing (x - m) - log s over them. */
+#define SOFTMAX_FINISH(T, is_log, xl, yl, m, s, red, inner)                                \
+    do {                                                                                   \
+        if (is_log) {                                                                      \
+            const T ls_ = (T)MATH(log, s);                                                 \
+            for (int64_t r_ = 0; r_ < red; r_++)                                           \
+                yl[r_ * inner] = (T)(xl[r_ * inner] - m) - ls_;                            \
+        } else {                                                                           \
+            const T inv_ = (T)(1.0 / s);                                                   \
+            for (int64_t r_ = 0; r_ < red; r_++)                                           \
+                yl[r_ * inner] *= inv_;                                                    \
+        }                                                                                  \
+    } while (0)
 #define SOFTMAX_LINES(T, sfx, name, is_log)                                                \
     static void name##_lines_##sfx(void *arg, int64_t o0, int64_t o1)                      \
     {                                                                                      \
@@ -106,6 +167,19 @@ struct softmax_job {
         const int64_t red = j->red, inner = j->inner;                                      \
         const T *x = j->x;                                                                 \
         T *y = j->y;                                                                       \
+        if (inner == 1 && red < 16) {                                                      \
+            T m[SHORT_BLOCK];                                                              \
+            double s[SHORT_BLOCK];                                                         \
+            const int64_t per = SHORT_BLOCK / (red > 0 ? red : 1);                         \
+            for (int64_t o = o0; o < o1; o += per) {                                       \
+                const int64_t n = o1 - o < per ? o1 - o : per;                             \
+                short_exp_##sfx(y + o * red, x + o * red, n, red, m, s);                   \
+                for (int64_t l = 0; l < n; l++)                                            \
+                    SOFTMAX_FINISH(T, is_log, (x + (o + l) * red), (y + (o + l) * red),    \
+                                   m[l], s[l], red, 1);                                    \
+            }                                                                              \
+            return;                                                                        \
+        }                                                                                  \
         for (int64_t o = o0; o < o1; o++) {                                                \
             for (int64_t i = 0; i < inner; i++) {                                          \
                 const T *xl = x + o * red * inner + i;                                     \
@@ -124,15 +198,7 @@ struct softmax_job {
                         s += e;                                                            \
                     }                                                                      \
                 }                                                                          \
-                if (is_log) {                                                              \
-                    const T ls = (T)MATH(log, s);                                          \
-                    for (int64_t r = 0; r < red; r++)                                      \
-                        yl[r * inner] = (T)(xl[r * inner] - m) - ls;                       \
-                } else {                                                                   \
-                    const T inv = (T)(1.0 / s);                                            \
-                    for (int64_t r = 0; r < red; r++)                                      \
-                        yl[r * inner] *= inv;                                              \
-                }                                                                          \
+                SOFTMAX_FINISH(T, is_log, xl, yl, m, s, red, inner);                       \
             }                                                                              \
         }                                                                                  \
     }                                                                                      \
@@ -228,34 +294,47 @@ static rg_status shape_cross_entropy(rg_node *n)
 }
 
 /* The per-row terms are summed in double (a batch mean of many rows). The exponentials of a
- * row go through a scratch buffer of CE_CHUNK values, CE_CHUNK classes at a time. */
-#define CE_CHUNK 256
+ * row go through a scratch buffer of SHORT_BLOCK values, SHORT_BLOCK classes at a time, or
+ * several rows at a time when they have fewer than 16 classes (short_exp). */
 #define CROSS_ENTROPY_FWD(T, sfx)                                                          \
     static rg_status fwd_cross_entropy_##sfx(rg_node *n)                                   \
     {                                                                                      \
         const rg_node *xn = n->in[0];                                                      \
         const int64_t rows = xn->shape[0], classes = xn->shape[1];                         \
         const T *x = xn->data, *labels = n->in[1]->data;                                   \
+        const int64_t per = classes < 16 ? SHORT_BLOCK / classes : 1;                      \
         double total = 0;                                                                  \
-        T scratch[CE_CHUNK];                                                               \
-        for (int64_t i = 0; i < rows; i++) {                                               \
-            const T *xi = x + i * classes;                                                 \
-            const T l = labels[i];                                                         \
-            if (!(l >= 0 && l < (T)classes && (T)(int64_t)l == l))                         \
-                return rg_node_fail(n, RG_ERR_DOMAIN, "cross_entropy: label %g in row %lld " \
-                                    "is not a class index in [0, %lld)", (double)l,        \
-                                    (long long)i, (long long)classes);                     \
-            T m = xi[0];                                                                   \
-            for (int64_t c = 1; c < classes; c++)                                          \
-                if (xi[c] > m)                                                             \
-                    m = xi[c];                                                             \
-            double s = 0;                                                                  \
-            for (int64_t c = 0; c < classes; c += CE_CHUNK) {                              \
-                const int64_t len = classes - c < CE_CHUNK ? classes - c : CE_CHUNK;       \
-                s += exp_shift_##sfx(scratch, xi + c, len, m);                             \
+        T scratch[SHORT_BLOCK], m[SHORT_BLOCK];                                            \
+        double s[SHORT_BLOCK];                                                             \
+        for (int64_t i0 = 0; i0 < rows; i0 += per) {                                       \
+            const int64_t nr = rows - i0 < per ? rows - i0 : per;                          \
+            for (int64_t i = i0; i < i0 + nr; i++) {                                       \
+                const T l = labels[i];                                                     \
+                if (!(l >= 0 && l < (T)classes && (T)(int64_t)l == l))                     \
+                    return rg_node_fail(n, RG_ERR_DOMAIN, "cross_entropy: label %g in row " \
+                                        "%lld is not a class index in [0, %lld)",          \
+                                        (double)l, (long long)i, (long long)classes);      \
             }                                                                              \
-            /* (m - x_l) >= 0 and log s in [0, log C]: no cancellation between huge terms */ \
-            total += ((double)m - (double)xi[(int64_t)l]) + log(s);                        \
+            if (classes < 16) {                                                            \
+                short_exp_##sfx(scratch, x + i0 * classes, nr, classes, m, s);             \
+            } else {                                                                       \
+                const T *xi = x + i0 * classes;                                            \
+                m[0] = xi[0];                                                              \
+                for (int64_t c = 1; c < classes; c++)                                      \
+                    if (xi[c] > m[0])                                                      \
+                        m[0] = xi[c];                                                      \
+                s[0] = 0;                                                                  \
+                for (int64_t c = 0; c < classes; c += SHORT_BLOCK) {                       \
+                    const int64_t len = classes - c < SHORT_BLOCK ? classes - c : SHORT_BLOCK; \
+                    s[0] += exp_shift_##sfx(scratch, xi + c, len, m[0]);                   \
+                }                                                                          \
+            }                                                                              \
+            /* (m - x_l) >= 0 and log s in [0, log C]: no cancellation between huge       \
+             * terms */                                                                    \
+            for (int64_t k = 0; k < nr; k++)                                               \
+                total += ((double)m[k] -                                                   \
+                          (double)x[(i0 + k) * classes + (int64_t)labels[i0 + k]]) +       \
+                         log(s[k]);                                                        \
         }                                                                                  \
         *(T *)n->data = (T)(total / (double)rows);                                         \
         return RG_OK;                                                                      \

@@ -152,13 +152,18 @@ void rg__free(rg_graph *g, void *p)
         g->alloc.free_fn(g->alloc.ctx, p);
 }
 
-/* The node arena: nodes and names are bump-allocated from chunks that are never moved, so
- * node pointers stay valid for the life of the graph. */
+/* The node arena: chunks that are never moved, so node pointers stay valid for the life of
+ * the graph. Nodes are taken from the bottom of a chunk upwards, at 64-byte boundaries
+ * (whole cache lines, see struct rg_node), the rest (names, small leaf values) from the top
+ * downwards, so the nodes of a chunk lie back to back. */
 struct rg__chunk {
     struct rg__chunk *next;
-    size_t used, cap;
+    unsigned char *lo, *hi; /* the free space between the nodes and the rest */
+    size_t cap;
     _Alignas(max_align_t) unsigned char mem[];
 };
+
+enum { NODE_ALIGN = 64, NODE_SLOT = (sizeof(rg_node) + NODE_ALIGN - 1) & ~(NODE_ALIGN - 1) };
 
 /* Blocks the graph is about to fill (an arena chunk, the new half of the node table) are
  * usually new to the process: the allocator gave the previous graph's pages back to the
@@ -191,30 +196,48 @@ static void prefault(void *mem, size_t size, bool huge)
 #endif
 }
 
+/* The newest chunk, or a new one when it has less than `size` bytes free. */
+static struct rg__chunk *arena_room(rg_graph *g, size_t size)
+{
+    struct rg__chunk *c = g->chunks;
+    if (c && (size_t)(c->hi - c->lo) >= size)
+        return c;
+    size_t cap = c ? c->cap * 2 : 16384;
+    /* capped so that a large graph's unused tail of its last chunk stays small */
+    if (cap > ((size_t)1 << 22))
+        cap = (size_t)1 << 22;
+    if (cap < size + NODE_ALIGN)
+        cap = (size + NODE_ALIGN + 15) & ~(size_t)15;
+    struct rg__chunk *nc = rg__malloc(g, sizeof *nc + cap);
+    if (!nc)
+        return NULL;
+    prefault(nc->mem, cap, true);
+    nc->next = c;
+    nc->lo = nc->mem + (-(uintptr_t)nc->mem & (NODE_ALIGN - 1));
+    nc->hi = nc->mem + cap;
+    nc->cap = cap;
+    g->chunks = nc;
+    return nc;
+}
+
+static rg_node *arena_node(rg_graph *g)
+{
+    struct rg__chunk *c = arena_room(g, NODE_SLOT);
+    if (!c)
+        return NULL;
+    rg_node *node = (rg_node *)c->lo;
+    c->lo += NODE_SLOT;
+    return node;
+}
+
 static void *arena_alloc(rg_graph *g, size_t size)
 {
     size = (size + 15) & ~(size_t)15;
-    struct rg__chunk *c = g->chunks;
-    if (!c || c->cap - c->used < size) {
-        size_t cap = c ? c->cap * 2 : 16384;
-        /* capped so that a large graph's unused tail of its last chunk stays small */
-        if (cap > ((size_t)1 << 22))
-            cap = (size_t)1 << 22;
-        if (cap < size)
-            cap = size;
-        struct rg__chunk *nc = rg__malloc(g, sizeof *nc + cap);
-        if (!nc)
-            return NULL;
-        prefault(nc->mem, cap, true);
-        nc->next = c;
-        nc->used = 0;
-        nc->cap = cap;
-        g->chunks = nc;
-        c = nc;
-    }
-    void *p = c->mem + c->used;
-    c->used += size;
-    return p;
+    struct rg__chunk *c = arena_room(g, size);
+    if (!c)
+        return NULL;
+    c->hi -= size;
+    return c->hi;
 }
 
 /* ---- errors ---- */
@@ -416,7 +439,7 @@ rg_graph *rg__graph_of(int n, rg_node *const *in)
     return NULL;
 }
 
-/* Nodes are built in place: node_begin() takes a zeroed slot at the top of the arena,
+/* Nodes are built in place: node_begin() takes a blank slot above the arena's last node,
  * node_commit() gives it the next id, node_discard() returns the slot when its shape rule
  * rejects it (nothing else has been taken from the arena in between). */
 static rg_node *node_begin(rg_graph *g, const char *what)
@@ -436,7 +459,7 @@ static rg_node *node_begin(rg_graph *g, const char *what)
         g->nodes = nodes;
         g->cap = cap;
     }
-    rg_node *node = arena_alloc(g, sizeof *node);
+    rg_node *node = arena_node(g);
     if (!node) {
         rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", what);
         return NULL;
@@ -452,9 +475,8 @@ static rg_node *node_begin(rg_graph *g, const char *what)
 static void node_discard(rg_graph *g, rg_node *node)
 {
     struct rg__chunk *c = g->chunks;
-    size_t size = (sizeof *node + 15) & ~(size_t)15;
-    if ((unsigned char *)node + size == c->mem + c->used)
-        c->used -= size;
+    if ((unsigned char *)node + NODE_SLOT == c->lo)
+        c->lo = (unsigned char *)node;
 }
 
 static rg_node *node_commit(rg_graph *g, rg_node *node)

@@ -91,6 +91,8 @@ struct rg__attr {
     int8_t perm[RG_MAX_DIMS]; /* permute */
 };
 
+/* The arena places nodes at 64-byte boundaries, so the fields up to `data` share one cache
+ * line: all that the reverse sweep and the walks over a graph's edges read of a node. */
 struct rg_node {
     rg_graph *g;
     uint32_t id;    /* creation index: nodes only refer to earlier nodes */
@@ -101,14 +103,14 @@ struct rg_node {
     uint8_t is_grad; /* built by a reverse sweep */
     uint8_t own_in_arena; /* a leaf's small buffer lives in the node arena */
     int32_t step;    /* sweep step that built it (0: none) */
-    int64_t size;
-    int64_t shape[RG_MAX_DIMS];
     union {
         rg_node *in[RG_MAX_ARITY]; /* an op's inputs (arity of them) */
         void *own; /* a leaf's own buffer (data points here unless borrowed); leaves have
                       no inputs, so the two share the space */
     };
     void *data;      /* current value: leaf buffer, or a slot of the running plan */
+    int64_t size;
+    int64_t shape[RG_MAX_DIMS];
     const char *name;
     union {
         rg_node *grad;    /* a parameter's gradient node, built by rg_backward() */

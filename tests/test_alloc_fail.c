@@ -17,11 +17,11 @@
  * the hook's realloc_fn and without one (the library then allocates, copies and frees, which
  * needs the right old sizes), and each either refusing the k-th attempt alone or every attempt
  * from the k-th on. The number of failure points per operation is printed. */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* nftw, in tmpdir.h */
 #include "testutil.h"
+#include "tmpdir.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <string.h>
@@ -930,17 +930,9 @@ static Suite *alloc_fail_suite(void)
     return s;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/rg_test_alloc_XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
+    if (!tu_tmpdir_make(tmpdir, sizeof tmpdir, "rg_test_alloc")) {
         perror("mkdtemp");
         return 1;
     }
@@ -948,6 +940,6 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_tmpdir_remove(tmpdir);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -7,15 +7,14 @@
  * Expected messages are written out in full: the node ids are creation indices, counted by
  * hand from the order the test builds the nodes in. */
 #include <check.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "retrograd.h"
+
+#include "runbin.h"
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
@@ -312,54 +311,6 @@ START_TEST(test_kernel_error_unchanged)
 END_TEST
 
 /* ---- the commands ---------------------------------------------------------------------- */
-
-static int run_status;
-static char run_out[1 << 16];
-static char run_err[1 << 14];
-
-static void slurp(FILE *f, char *buf, size_t cap)
-{
-    rewind(f);
-    size_t n = fread(buf, 1, cap - 1, f);
-    buf[n] = '\0';
-}
-
-/* Runs RETROGRAD_BIN with argv (NULL-terminated, without argv[0]); stdout and stderr go to
- * run_out and run_err. Returns the exit status. */
-static int run_argv(const char *const *argv)
-{
-    const char *bin = getenv("RETROGRAD_BIN");
-    ck_assert_msg(bin && *bin, "RETROGRAD_BIN is not set");
-    FILE *out = tmpfile(), *err = tmpfile();
-    ck_assert(out && err);
-    int nargs = 0;
-    while (argv[nargs])
-        nargs++;
-    const char **args = calloc((size_t)nargs + 2, sizeof *args);
-    ck_assert_ptr_nonnull(args);
-    args[0] = bin;
-    memcpy(args + 1, argv, (size_t)nargs * sizeof *args);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fileno(out), 1);
-        dup2(fileno(err), 2);
-        execv(bin, (char *const *)args);
-        _exit(127);
-    }
-    int ws = 0;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-        ;
-    run_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-    slurp(out, run_out, sizeof run_out);
-    slurp(err, run_err, sizeof run_err);
-    fclose(out);
-    fclose(err);
-    free(args);
-    return run_status;
-}
-
-#define RUN(...) run_argv((const char *const[]){__VA_ARGS__, NULL})
 
 START_TEST(test_expr_check_finite)
 {

@@ -2,10 +2,10 @@
  * mini-batch iterator, the built-in teaching sets against their formulas, and the CSV and
  * IDX readers on valid files and on each kind of malformed input (files are generated into
  * a temporary directory at run time). */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* nftw, in tmpdir.h */
 #include "testutil.h"
+#include "tmpdir.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -798,17 +798,9 @@ static Suite *data_suite(void)
     return s;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/rg_test_data_XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
+    if (!tu_tmpdir_make(tmpdir, sizeof tmpdir, "rg_test_data")) {
         perror("mkdtemp");
         return 1;
     }
@@ -816,6 +808,6 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_tmpdir_remove(tmpdir);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

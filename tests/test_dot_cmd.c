@@ -1,31 +1,19 @@
 /* `retrograd dot` end to end: every test runs the built binary (its path comes in
  * RETROGRAD_BIN) in a temporary directory of its own, on a model that `retrograd train` saves
  * there, and checks the exit status, the pictures written and the one-line error messages. */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* nftw, in tmpdir.h */
 #include <check.h>
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "retrograd.h"
 
 #include "runbin.h"
+#include "tmpdir.h"
 
 /* ---- files --------------------------------------------------------------------------- */
-
-static char *path_in(const char *name)
-{
-    static char buf[4][128];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
 
 static bool exists(const char *name)
 {
@@ -33,43 +21,11 @@ static bool exists(const char *name)
     return stat(path_in(name), &st) == 0;
 }
 
-static char *read_file(const char *name, size_t *len)
-{
-    FILE *f = fopen(path_in(name), "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", name);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
-
-static void write_file(const char *name, const void *data, size_t len)
-{
-    FILE *f = fopen(path_in(name), "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fwrite(data, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 /* Every test starts with a fresh directory holding M, a tiny model trained on xor (the
  * default network, 2-64-64-2 relu with cross-entropy). */
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/rg_dotcmd_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_ptr_nonnull(tu_tmpdir_make(dir, sizeof dir, "rg_dotcmd"));
     RUN("train", "--data", "xor", "--epochs", "5", "--save", "M", "--quiet");
     ck_assert_msg(run_status == 0, "training failed (%d): %s", run_status, run_err);
     ck_assert(exists("M"));
@@ -77,7 +33,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_tmpdir_remove(dir);
 }
 
 /* ---- DOT ----------------------------------------------------------------------------- */
@@ -233,7 +189,7 @@ START_TEST(bad_input)
 {
     const char *argv[9] = {0};
     memcpy(argv, bad_cases[_i].args, sizeof bad_cases[_i].args);
-    run_argv(argv);
+    run_argv(NULL, argv);
     assert_error(bad_cases[_i].what);
     ck_assert(!exists("x.dot"));
 }

@@ -2,88 +2,14 @@
  * binary (its path comes in RETROGRAD_BIN) and checks its exit status, its output and its
  * one-line error messages. Expected numbers are derived by hand in the comments. */
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "retrograd.h"
 
-/* ---- running the binary -------------------------------------------------------------- */
-
-/* Output of the last run: exit status (-1 if it did not exit normally), stdout, stderr. */
-static int run_status;
-static char run_out[1 << 16];
-static char run_err[1 << 14];
-
-static void slurp(FILE *f, char *buf, size_t cap)
-{
-    rewind(f);
-    size_t n = fread(buf, 1, cap - 1, f);
-    buf[n] = '\0';
-}
-
-/* Runs RETROGRAD_BIN with argv (NULL-terminated, not counting argv[0]), feeding `input` (or
- * nothing) on stdin. Returns the exit status. */
-static int run_argv(const char *input, const char *const *argv)
-{
-    const char *bin = getenv("RETROGRAD_BIN");
-    ck_assert_msg(bin && *bin, "RETROGRAD_BIN is not set");
-    FILE *in = tmpfile(), *out = tmpfile(), *err = tmpfile();
-    ck_assert(in && out && err);
-    if (input)
-        fputs(input, in);
-    fflush(in);
-    rewind(in);
-    int nargs = 0;
-    while (argv[nargs])
-        nargs++;
-    const char **args = calloc((size_t)nargs + 2, sizeof *args);
-    ck_assert_ptr_nonnull(args);
-    args[0] = bin;
-    memcpy(args + 1, argv, (size_t)nargs * sizeof *args);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fileno(in), 0);
-        dup2(fileno(out), 1);
-        dup2(fileno(err), 2);
-        execv(bin, (char *const *)args);
-        _exit(127);
-    }
-    int ws = 0;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-        ;
-    run_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-    slurp(out, run_out, sizeof run_out);
-    slurp(err, run_err, sizeof run_err);
-    fclose(in);
-    fclose(out);
-    fclose(err);
-    free(args);
-    return run_status;
-}
-
-#define RUN(...) run_argv(NULL, (const char *const[]){__VA_ARGS__, NULL})
-#define RUN_STDIN(input, ...) run_argv(input, (const char *const[]){__VA_ARGS__, NULL})
-
-/* An error: status 2, nothing on stdout, one line on stderr starting "retrograd: " and
- * containing `what`. */
-static void assert_error(const char *what)
-{
-    ck_assert_msg(run_status == 2, "status %d, expected 2 (stderr: %s)", run_status, run_err);
-    ck_assert_str_eq(run_out, "");
-    ck_assert_msg(strncmp(run_err, "retrograd: ", 11) == 0, "stderr: %s", run_err);
-    size_t len = strlen(run_err);
-    ck_assert_msg(len > 0 && run_err[len - 1] == '\n' && !memchr(run_err, '\n', len - 1),
-                  "not one line: %s", run_err);
-    ck_assert_msg(strstr(run_err, what), "stderr '%s' lacks '%s'", run_err, what);
-}
+#include "runbin.h"
 
 /* ---- reading the JSON output --------------------------------------------------------- */
 

@@ -4,11 +4,11 @@
  * checksum and absurd sizes each with their own message; and atomic saving: a failed save
  * (missing directory, a write that fails part way under RLIMIT_FSIZE) leaves an existing
  * model as it was and no temporary file behind. */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* nftw, in tmpdir.h */
 #include "testutil.h"
+#include "tmpdir.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -718,17 +718,9 @@ static Suite *io_suite(void)
     return s;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/rg_test_io_XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
+    if (!tu_tmpdir_make(tmpdir, sizeof tmpdir, "rg_test_io")) {
         perror("mkdtemp");
         return 1;
     }
@@ -736,6 +728,6 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_tmpdir_remove(tmpdir);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

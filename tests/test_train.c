@@ -1,21 +1,18 @@
 /* `retrograd train` and `retrograd predict` end to end: every test runs the built binary (its
  * path comes in RETROGRAD_BIN) on built-in data or on files the test writes, and checks the
  * exit status, the JSON summary, the files written and the one-line error messages. */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _XOPEN_SOURCE 700 /* nftw, in tmpdir.h */
 #include <check.h>
-#include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "retrograd.h"
 
 #include "runbin.h"
+#include "tmpdir.h"
 
 /* ---- JSON summary -------------------------------------------------------------------- */
 
@@ -68,40 +65,6 @@ static void json_untimed(const char *json, char *out, size_t len)
 
 /* ---- files --------------------------------------------------------------------------- */
 
-static char *path_in(const char *name)
-{
-    static char buf[4][128];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-    return p;
-}
-
-static char *read_file(const char *name, size_t *len)
-{
-    FILE *f = fopen(path_in(name), "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", name);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return buf;
-}
-
-static void write_file(const char *name, const void *data, size_t len)
-{
-    FILE *f = fopen(path_in(name), "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fwrite(data, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static int count_lines(const char *s, const char *prefix)
 {
     int n = 0;
@@ -136,26 +99,19 @@ static void write_blobs(const char *name, int n_per_class, uint64_t seed, bool l
 /* No temporary file of an atomic write is left in the directory. */
 static void assert_no_temporaries(void)
 {
-    char cmd[160];
+    char cmd[sizeof dir + 64];
     snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q '\\.tmp-'", dir);
     ck_assert_msg(system(cmd) != 0, "a temporary file was left in %s", dir);
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/rg_train_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_ptr_nonnull(tu_tmpdir_make(dir, sizeof dir, "rg_train"));
 }
 
 static void teardown(void)
 {
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_tmpdir_remove(dir);
 }
 
 /* ---- training ------------------------------------------------------------------------ */
@@ -533,7 +489,7 @@ START_TEST(bad_input)
         n++;
     const char *argv[13] = {0};
     memcpy(argv, c->args, (size_t)n * sizeof *argv);
-    run_argv(argv);
+    run_argv(NULL, argv);
     assert_error(c->message);
 }
 END_TEST

@@ -196,12 +196,10 @@ static void prefault(void *mem, size_t size, bool huge)
 #endif
 }
 
-/* The newest chunk, or a new one when it has less than `size` bytes free. */
-static struct rg__chunk *arena_room(rg_graph *g, size_t size)
+/* A new chunk with at least `size` bytes free, made the newest. */
+static struct rg__chunk *arena_chunk(rg_graph *g, size_t size)
 {
     struct rg__chunk *c = g->chunks;
-    if (c && (size_t)(c->hi - c->lo) >= size)
-        return c;
     size_t cap = c ? c->cap * 2 : 16384;
     /* capped so that a large graph's unused tail of its last chunk stays small */
     if (cap > ((size_t)1 << 22))
@@ -222,9 +220,12 @@ static struct rg__chunk *arena_room(rg_graph *g, size_t size)
 
 static rg_node *arena_node(rg_graph *g)
 {
-    struct rg__chunk *c = arena_room(g, NODE_SLOT);
-    if (!c)
-        return NULL;
+    struct rg__chunk *c = g->chunks;
+    if (!c || (size_t)(c->hi - c->lo) < NODE_SLOT) {
+        c = arena_chunk(g, NODE_SLOT);
+        if (!c)
+            return NULL;
+    }
     rg_node *node = (rg_node *)c->lo;
     c->lo += NODE_SLOT;
     return node;
@@ -233,9 +234,12 @@ static rg_node *arena_node(rg_graph *g)
 static void *arena_alloc(rg_graph *g, size_t size)
 {
     size = (size + 15) & ~(size_t)15;
-    struct rg__chunk *c = arena_room(g, size);
-    if (!c)
-        return NULL;
+    struct rg__chunk *c = g->chunks;
+    if (!c || (size_t)(c->hi - c->lo) < size) {
+        c = arena_chunk(g, size);
+        if (!c)
+            return NULL;
+    }
     c->hi -= size;
     return c->hi;
 }
@@ -387,21 +391,6 @@ int rg__axis(int axis, int ndim)
     return axis >= 0 && axis < ndim ? axis : -1;
 }
 
-bool rg__shape_eq(int na, const int64_t *a, int nb, const int64_t *b)
-{
-    if (na != nb)
-        return false;
-    for (int i = 0; i < na; i++)
-        if (a[i] != b[i])
-            return false;
-    return true;
-}
-
-bool rg__same_shape(const rg_node *a, const rg_node *b)
-{
-    return rg__shape_eq(a->ndim, a->shape, b->ndim, b->shape);
-}
-
 int rg__broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int64_t *out)
 {
     int n = na > nb ? na : nb;
@@ -442,23 +431,28 @@ rg_graph *rg__graph_of(int n, rg_node *const *in)
 /* Nodes are built in place: node_begin() takes a blank slot above the arena's last node,
  * node_commit() gives it the next id, node_discard() returns the slot when its shape rule
  * rejects it (nothing else has been taken from the arena in between). */
+static bool node_table_grow(rg_graph *g, const char *what)
+{
+    size_t cap = g->cap ? g->cap * 2 : 256;
+    rg_node **nodes = rg__realloc(g, g->nodes, g->cap * sizeof *nodes, cap * sizeof *nodes);
+    if (!nodes) {
+        rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", what);
+        return false;
+    }
+    prefault(nodes + g->cap, (cap - g->cap) * sizeof *nodes, false);
+    g->nodes = nodes;
+    g->cap = cap;
+    return true;
+}
+
 static rg_node *node_begin(rg_graph *g, const char *what)
 {
     if (g->n >= UINT32_MAX) {
         rg__fail(g, RG_ERR_NOMEM, "%s: graph is full", what);
         return NULL;
     }
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 256;
-        rg_node **nodes = rg__realloc(g, g->nodes, g->cap * sizeof *nodes, cap * sizeof *nodes);
-        if (!nodes) {
-            rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", what);
-            return NULL;
-        }
-        prefault(nodes + g->cap, (cap - g->cap) * sizeof *nodes, false);
-        g->nodes = nodes;
-        g->cap = cap;
-    }
+    if (g->n == g->cap && !node_table_grow(g, what))
+        return NULL;
     rg_node *node = arena_node(g);
     if (!node) {
         rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", what);

@@ -208,9 +208,32 @@ rg_graph *rg__graph_of(int n, rg_node *const *in);
  * -1 if out of range. RG_AXIS_ALL is returned unchanged. */
 int rg__axis(int axis, int ndim);
 
-/* True when the two shapes are identical. */
-bool rg__same_shape(const rg_node *a, const rg_node *b);
-bool rg__shape_eq(int na, const int64_t *a, int nb, const int64_t *b);
+/* True when the two shapes are identical. Inline: every elementwise constructor and every
+ * step of the reverse sweep asks. */
+static inline bool rg__shape_eq(int na, const int64_t *a, int nb, const int64_t *b)
+{
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+static inline bool rg__same_shape(const rg_node *a, const rg_node *b)
+{
+    return rg__shape_eq(a->ndim, a->shape, b->ndim, b->shape);
+}
+
+/* For shape rules whose output has input x's shape: copies it without the checks of
+ * rg_node_set_shape(), which x passed when it was built. */
+static inline void rg__set_shape_of(rg_node *n, const rg_node *x)
+{
+    n->ndim = x->ndim;
+    for (int i = 0; i < x->ndim; i++)
+        n->shape[i] = x->shape[i];
+    n->size = x->size;
+}
 
 /* NumPy broadcast of two shapes into out (RG_MAX_DIMS entries); returns the result's ndim
  * or -1 if they do not broadcast. */

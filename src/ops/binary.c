@@ -16,6 +16,10 @@
 static rg_status shape_binary(rg_node *n)
 {
     const rg_node *a = n->in[0], *b = n->in[1];
+    if (rg__same_shape(a, b)) {
+        rg__set_shape_of(n, a);
+        return RG_OK;
+    }
     int64_t shape[RG_MAX_DIMS];
     int nd = rg__broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, shape);
     if (nd < 0) {

@@ -19,7 +19,8 @@ static rg_status shape_same2(rg_node *n)
                             rg__def(n)->name, rg_shape_str(a->ndim, a->shape, sa, sizeof sa),
                             rg_shape_str(b->ndim, b->shape, sb, sizeof sb));
     }
-    return rg_node_set_shape(n, a->ndim, a->shape);
+    rg__set_shape_of(n, a);
+    return RG_OK;
 }
 
 #define GRAD_DEF(op, kink_fn)                                                              \

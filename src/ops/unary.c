@@ -16,7 +16,8 @@
 /* y = f(x): same shape. */
 static rg_status shape_unary(rg_node *n)
 {
-    return rg_node_set_shape(n, n->in[0]->ndim, n->in[0]->shape);
+    rg__set_shape_of(n, n->in[0]);
+    return RG_OK;
 }
 
 /* The VJP's result: RG_OK when the gradient was built, else the error that stopped it. */

@@ -1,6 +1,6 @@
 /* The executor: plans (which nodes to run, where their values live) built once per target
  * list and reused, so re-running an unchanged graph allocates nothing. */
-#include "internal.h"
+#include "exec.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -10,21 +10,6 @@
 
 /* Buffers are aligned so kernels (and BLAS) see vector-friendly addresses. */
 #define ALIGN 64
-
-struct step {
-    rg_node *node;
-    size_t offset; /* into the plan's arena */
-};
-
-struct rg__plan {
-    int ntargets;
-    uint32_t *targets; /* ids */
-    struct step *steps;
-    size_t nsteps;
-    unsigned char *arena;
-    size_t arena_size;
-    uint64_t last_used;
-};
 
 static void plan_free(rg_graph *g, struct rg__plan *p)
 {
@@ -37,9 +22,10 @@ static void plan_free(rg_graph *g, struct rg__plan *p)
         if (d >= p->arena && d < p->arena + p->arena_size)
             node->data = NULL;
     }
+    rg__fuse_free(g, p->fused);
     rg__free(g, p->targets);
     rg__free(g, p->steps);
-    rg__free(g, p->arena);
+    rg__free(g, p->arena_mem);
     rg__free(g, p);
 }
 
@@ -133,9 +119,12 @@ static size_t value_bytes(const rg_node *n)
     return (bytes + ALIGN - 1) / ALIGN * ALIGN;
 }
 
-/* Builds the plan for targets: the op nodes they need, in creation order (a topological
- * order), each given an arena offset. A value's block is released after its last consumer
- * has run, never before, so a kernel's output never aliases its inputs. */
+/* Builds the plan for targets: the op nodes they need, in a topological order (creation
+ * order, with runs of elementwise steps gathered into fused groups unless every value is
+ * kept or anomaly mode checks each op), each value given an arena offset. A value's block
+ * is released after its last consumer has run, never before, so a kernel's output never
+ * aliases its inputs; a fused group counts as one step, all its outputs assigned before any
+ * of its inputs is released. */
 static struct rg__plan *plan_build(rg_graph *g, int n, rg_node *const *targets)
 {
     uint32_t maxid = 0;
@@ -145,13 +134,14 @@ static struct rg__plan *plan_build(rg_graph *g, int n, rg_node *const *targets)
     size_t count = (size_t)maxid + 1;
 
     struct rg__plan *p = rg__calloc(g, 1, sizeof *p);
-    size_t *last = rg__malloc(g, count * sizeof *last); /* last consuming step, or SIZE_MAX */
+    size_t *last = rg__malloc(g, count * sizeof *last); /* last consuming unit, or SIZE_MAX */
     size_t *where = rg__malloc(g, count * sizeof *where); /* offset of a live value */
     uint8_t *need = rg__calloc(g, count, 1);
     struct freelist fl = {0};
     if (!p || !last || !where || !need)
         goto nomem;
     p->ntargets = n;
+    p->checked = g->check_finite;
     p->targets = rg__malloc(g, (size_t)n * sizeof *p->targets);
     if (!p->targets)
         goto nomem;
@@ -173,38 +163,62 @@ static struct rg__plan *plan_build(rg_graph *g, int n, rg_node *const *targets)
     p->steps = rg__malloc(g, (nsteps ? nsteps : 1) * sizeof *p->steps);
     if (!p->steps)
         goto nomem;
-
     size_t s = 0;
     for (size_t id = 0; id < count; id++) {
         rg_node *node = g->nodes[id];
         last[id] = need[id] == 2 || g->keep_values ? SIZE_MAX : 0;
-        if (!need[id] || node->kind != RG_KIND_OP)
-            continue;
-        for (int k = 0; k < node->arity; k++) {
-            uint32_t in = node->in[k]->id;
-            if (last[in] != SIZE_MAX)
-                last[in] = s;
-        }
-        p->steps[s++].node = node;
+        if (need[id] && node->kind == RG_KIND_OP)
+            p->steps[s++] = (struct rg__step){.node = node};
     }
     p->nsteps = nsteps;
+    if (!g->keep_values && !g->check_finite && !rg__fuse_plan(g, p, need))
+        goto nomem;
 
-    for (s = 0; s < nsteps; s++) {
-        rg_node *node = p->steps[s].node;
-        p->steps[s].offset = where[node->id] = fl_alloc(&fl, value_bytes(node));
-        for (int k = 0; k < node->arity; k++) {
-            const rg_node *in = node->in[k];
-            if (in->kind == RG_KIND_OP && last[in->id] == s) {
-                last[in->id] = SIZE_MAX - 1; /* released once even if consumed twice */
-                if (!fl_release(g, &fl, where[in->id], value_bytes(in)))
-                    goto nomem;
+    /* units: a fused group or a step alone, each known by its first step */
+    size_t gi = 0, first, span = rg__fuse_span(p, 0, &first);
+    for (s = 0; s < nsteps;) {
+        const size_t u = s, end = s == first ? s + span : s + 1;
+        if (s == first)
+            span = rg__fuse_span(p, ++gi, &first);
+        for (; s < end; s++) {
+            const rg_node *node = p->steps[s].node;
+            for (int k = 0; k < node->arity; k++)
+                if (last[node->in[k]->id] != SIZE_MAX)
+                    last[node->in[k]->id] = u;
+        }
+    }
+    gi = 0;
+    span = rg__fuse_span(p, 0, &first);
+    for (s = 0; s < nsteps;) {
+        const size_t u = s, end = s == first ? s + span : s + 1;
+        if (s == first)
+            span = rg__fuse_span(p, ++gi, &first);
+        for (size_t t = u; t < end; t++) {
+            struct rg__step *st = &p->steps[t];
+            if (st->offset != RG__NO_SLOT)
+                st->offset = fl_alloc(&fl, value_bytes(st->node));
+            where[st->node->id] = st->offset;
+        }
+        for (; s < end; s++) {
+            const rg_node *node = p->steps[s].node;
+            for (int k = 0; k < node->arity; k++) {
+                const rg_node *in = node->in[k];
+                /* a group's own intermediates have no block */
+                if (in->kind == RG_KIND_OP && last[in->id] == u && where[in->id] != RG__NO_SLOT) {
+                    last[in->id] = SIZE_MAX - 1; /* released once even if consumed twice */
+                    if (!fl_release(g, &fl, where[in->id], value_bytes(in)))
+                        goto nomem;
+                }
             }
         }
     }
     p->arena_size = fl.top;
-    p->arena = rg__malloc(g, p->arena_size ? p->arena_size : 1);
-    if (!p->arena)
+    /* the allocator's alignment (16 bytes from malloc) would split every other vector
+     * access across two cache lines */
+    p->arena_mem = rg__malloc(g, p->arena_size + ALIGN);
+    if (!p->arena_mem)
         goto nomem;
+    p->arena = (unsigned char *)p->arena_mem + (ALIGN - (uintptr_t)p->arena_mem % ALIGN) % ALIGN;
     rg__free(g, fl.b);
     rg__free(g, last);
     rg__free(g, where);
@@ -221,9 +235,12 @@ nomem:
     return NULL;
 }
 
-static bool plan_matches(const struct rg__plan *p, int n, rg_node *const *targets)
+/* A plan with fused groups does not serve anomaly mode, and one built for anomaly mode
+ * (nothing fused) is not kept for ordinary runs. */
+static bool plan_matches(const rg_graph *g, const struct rg__plan *p, int n,
+                         rg_node *const *targets)
 {
-    if (!p || p->ntargets != n)
+    if (!p || p->ntargets != n || (g->check_finite ? p->fused != NULL : p->checked))
         return false;
     for (int i = 0; i < n; i++)
         if (p->targets[i] != targets[i]->id)
@@ -235,7 +252,7 @@ static struct rg__plan *plan_get(rg_graph *g, int n, rg_node *const *targets)
 {
     int victim = 0;
     for (int i = 0; i < RG__PLAN_CACHE; i++) {
-        if (plan_matches(g->plans[i], n, targets)) {
+        if (plan_matches(g, g->plans[i], n, targets)) {
             g->plans[i]->last_used = ++g->plan_clock;
             return g->plans[i];
         }
@@ -471,11 +488,32 @@ rg_status rg_eval(rg_graph *g, int n, rg_node *const *targets)
     if (g->check_finite)
         st = run_checked(g, p);
     else
-        for (size_t s = 0; s < p->nsteps && st == RG_OK; s++)
-            st = run_step(g, p, s);
+        for (size_t s = 0, gi = 0, first, span = rg__fuse_span(p, 0, &first);
+             s < p->nsteps && st == RG_OK;) {
+            if (s == first) {
+                st = rg__fuse_run(g, p, gi);
+                s += span;
+                span = rg__fuse_span(p, ++gi, &first);
+            } else {
+                st = run_step(g, p, s++);
+            }
+        }
     if (st == RG_OK)
         g->status = prev;
     return st;
+}
+
+long rg__eval_fused_groups(rg_graph *g, int n, rg_node *const *targets)
+{
+    for (int i = 0; i < RG__PLAN_CACHE; i++) {
+        if (plan_matches(g, g->plans[i], n, targets)) {
+            size_t groups = 0, first;
+            while (rg__fuse_span(g->plans[i], groups, &first))
+                groups++;
+            return (long)groups;
+        }
+    }
+    return -1;
 }
 
 rg_status rg_eval1(rg_node *target)

@@ -7,6 +7,8 @@
  * broadcasts back over the reduced axis. */
 #include "internal.h"
 
+#include "ops/reduce.h"
+
 #include "kernels/fastmath.h"
 #include "kernels/parallel.h"
 
@@ -109,28 +111,45 @@ static rg_node *spread(const rg_node *n, rg_node *gy)
     return rg_broadcast_to(keep_view(n, gy), x->ndim, x->shape);
 }
 
+double rg__sum_lanes_total(double *lanes)
+{
+    for (int w = 8; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++)
+            lanes[k] += lanes[k + w];
+    return lanes[0];
+}
+
 /* Sum of a contiguous run in double. Sixteen partial sums, one per lane of the vectorised
  * loop (one AVX-512 vector of floats), break the chain of dependent additions and add the
  * elements in sixteen interleaved groups, which also slows the growth of the rounding error;
  * they are combined pairwise. The lanes are separate accumulators, not a reassociated sum,
- * so the result is the same on every instruction set. */
-#define SUM_RUN(T, sfx)                                                                    \
-    RG__VECTOR_CLONES static double sum_run_##sfx(const T *restrict x, int64_t count)      \
+ * so the result is the same on every instruction set. A run may be fed in pieces
+ * (rg__sum_lanes_*, ops/reduce.h): every piece but the last a multiple of 16 long keeps
+ * each element in its lane, so the pieces give the bits of the whole run. */
+#define SUM_LANES(T, sfx)                                                                  \
+    RG__VECTOR_CLONES void rg__sum_lanes_##sfx(double *lanes, const T *restrict x,         \
+                                               int64_t count)                              \
     {                                                                                      \
-        double s[16] = {0};                                                                \
+        double s[16];                                                                      \
+        for (int k = 0; k < 16; k++)                                                       \
+            s[k] = lanes[k];                                                               \
         int64_t i = 0;                                                                     \
         for (; i + 16 <= count; i += 16)                                                   \
             for (int k = 0; k < 16; k++)                                                   \
                 s[k] += x[i + k];                                                          \
         for (int k = 0; i < count; i++, k++)                                               \
             s[k] += x[i];                                                                  \
-        for (int w = 8; w >= 1; w /= 2)                                                    \
-            for (int k = 0; k < w; k++)                                                    \
-                s[k] += s[k + w];                                                          \
-        return s[0];                                                                       \
+        for (int k = 0; k < 16; k++)                                                       \
+            lanes[k] = s[k];                                                               \
+    }                                                                                      \
+    static double sum_run_##sfx(const T *x, int64_t count)                                 \
+    {                                                                                      \
+        double s[16] = {0};                                                                \
+        rg__sum_lanes_##sfx(s, x, count);                                                  \
+        return rg__sum_lanes_total(s);                                                     \
     }
-SUM_RUN(float, f32)
-SUM_RUN(double, f64)
+SUM_LANES(float, f32)
+SUM_LANES(double, f64)
 
 /* out[0:n] += in[0:n]. restrict and the fixed-width inner loop let the compiler vectorise
  * it at -O2 (it does not vectorise a loop that needs a scalar tail there). */
@@ -155,6 +174,24 @@ ADD_ROW(double, f64)
  * thread, in the same order as on one. */
 #define SUM_BLOCKS 1024
 #define SUM_BLOCK 8192
+
+int64_t rg__sum_block(int64_t n)
+{
+    if (n < SUM_BLOCK * 2)
+        return n > 0 ? n : 1; /* one run: the row loop below */
+    const int64_t block = (n + SUM_BLOCKS - 1) / SUM_BLOCKS;
+    return block < SUM_BLOCK ? SUM_BLOCK : (block + 15) / 16 * 16;
+}
+
+double rg__sum_partials(const double *partial, int64_t nblocks)
+{
+    if (nblocks == 1)
+        return partial[0];
+    double s = 0;
+    for (int64_t b = 0; b < nblocks; b++)
+        s += partial[b];
+    return s;
+}
 
 struct sum_job {
     const void *x;
@@ -219,17 +256,13 @@ struct sum_job {
             rg__parallel_for(j.d.outer, grain, 1, sum_rows_##sfx, &j);                     \
         } else {                                                                           \
             double partial[SUM_BLOCKS];                                                    \
-            int64_t block = (j.d.red + SUM_BLOCKS - 1) / SUM_BLOCKS;                       \
-            block = block < SUM_BLOCK ? SUM_BLOCK : (block + 15) / 16 * 16;                \
+            const int64_t block = rg__sum_block(j.d.red);                                  \
             const int64_t nblocks = (j.d.red + block - 1) / block;                         \
             j.block = block;                                                               \
             j.partial = partial;                                                           \
             rg__parallel_for(nblocks, (RG__PAR_MIN / 2 + block - 1) / block, 1,            \
                              sum_blocks_##sfx, &j);                                        \
-            double s = 0;                                                                  \
-            for (int64_t b = 0; b < nblocks; b++)                                          \
-                s += partial[b];                                                           \
-            *(T *)j.y = (T)(s * scale);                                                    \
+            *(T *)j.y = (T)(rg__sum_partials(partial, nblocks) * scale);                   \
         }                                                                                  \
     }
 SUM_KERNEL(float, f32)
@@ -307,6 +340,14 @@ const rg_op_def rg__op_mean = {
 rg_node *rg_mean(rg_node *x, int axis, bool keepdims)
 {
     return reduce(x, RG_OP_MEAN, axis, keepdims);
+}
+
+bool rg__sum_full(const rg_node *n, double *scale)
+{
+    if ((n->op != RG_OP_SUM && n->op != RG_OP_MEAN) || n->size != 1)
+        return false;
+    *scale = n->op == RG_OP_MEAN ? 1.0 / (double)red_dims(n).red : 1.0;
+    return true;
 }
 
 /* ---------------------------------------------------------------------------------------

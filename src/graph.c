@@ -113,6 +113,37 @@ char *rg__mem_strndup(const char *s, size_t n)
     return d;
 }
 
+static uintptr_t align_up(uintptr_t p, uintptr_t to)
+{
+    return (p + to - 1) & ~(to - 1);
+}
+
+/* madvise() on the whole pages inside [from, to). */
+static void advise(const void *from, const void *to, int advice)
+{
+    const long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        return;
+    const uintptr_t lo = align_up((uintptr_t)from, (uintptr_t)page);
+    const uintptr_t hi = (uintptr_t)to & ~((uintptr_t)page - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, advice);
+}
+
+/* Faults in the pages of [from, to), which the graph is about to fill, with one call: memory
+ * a graph takes is usually new to the process (the allocator gave the previous graph's back
+ * to the system), and a fault per page as the writes reach them costs several times more (in
+ * a virtual machine every fault is a trap to the kernel). A hint: contents never change, and
+ * where the call is unknown or fails the pages fault one by one. */
+static void prefault(const void *from, const void *to)
+{
+#if defined(MADV_POPULATE_WRITE)
+    advise(from, to, MADV_POPULATE_WRITE);
+#else
+    (void)from, (void)to;
+#endif
+}
+
 void *rg__malloc(rg_graph *g, size_t size)
 {
     void *p = g->alloc.malloc_fn(g->alloc.ctx, size ? size : 1);
@@ -124,9 +155,11 @@ void *rg__calloc(rg_graph *g, size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
         return NULL;
-    void *p = rg__malloc(g, n * size);
-    if (p)
+    unsigned char *p = rg__malloc(g, n * size);
+    if (p) {
+        prefault(p, p + n * size);
         memset(p, 0, n * size);
+    }
     return p;
 }
 
@@ -155,70 +188,56 @@ void rg__free(rg_graph *g, void *p)
 /* The node arena: chunks that are never moved, so node pointers stay valid for the life of
  * the graph. Nodes are taken from the bottom of a chunk upwards, at 64-byte boundaries
  * (whole cache lines, see struct rg_node), the rest (names, small leaf values) from the top
- * downwards, so the nodes of a chunk lie back to back. */
+ * downwards, so the nodes of a chunk lie back to back.
+ *
+ * The pages ahead of the nodes are faulted in (prefault()) one 2 MiB stretch at a time, so a
+ * chunk's unused end is never touched, and the 2 MiB-aligned stretches lying wholly inside a
+ * chunk are asked to be huge pages (transparent huge pages in "madvise" mode): one page to
+ * clear and map instead of 512. Faulting in page by page cost more than building the nodes
+ * that fill the pages. */
 struct rg__chunk {
     struct rg__chunk *next;
     unsigned char *lo, *hi; /* the free space between the nodes and the rest */
+    unsigned char *ready;   /* nodes fit below this: pages faulted in, and at most hi */
     size_t cap;
     _Alignas(max_align_t) unsigned char mem[];
 };
 
 enum { NODE_ALIGN = 64, NODE_SLOT = (sizeof(rg_node) + NODE_ALIGN - 1) & ~(NODE_ALIGN - 1) };
-
-/* Blocks the graph is about to fill (an arena chunk, the new half of the node table) are
- * usually new to the process: the allocator gave the previous graph's pages back to the
- * system. Faulting them in with one call costs much less than a fault per page as the nodes
- * reach them, and where `huge` asks for it and the system allows it (transparent huge pages
- * in "madvise" mode), the 2 MiB-aligned stretches lying wholly inside the block are backed by
- * huge pages: one page to clear and map instead of 512. In a virtual machine, where every
- * fault is a trap to the kernel, faulting page by page took longer than building the nodes
- * that fill the pages. Only hints: the contents are unchanged, and where a call is unknown or
- * fails the pages fault one by one as before. */
-static void prefault(void *mem, size_t size, bool huge)
-{
-#if defined(MADV_POPULATE_WRITE)
-    const long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0)
-        return;
-    const uintptr_t lo = ((uintptr_t)mem + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-    const uintptr_t hi = ((uintptr_t)mem + size) & ~((uintptr_t)page - 1);
-    if (hi <= lo)
-        return;
-#if defined(MADV_HUGEPAGE)
-    const uintptr_t pmd = (uintptr_t)2 << 20;
-    const uintptr_t hlo = (lo + pmd - 1) & ~(pmd - 1), hhi = hi & ~(pmd - 1);
-    if (huge && hhi > hlo)
-        (void)madvise((void *)hlo, hhi - hlo, MADV_HUGEPAGE);
-#endif
-    (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
-#else
-    (void)mem, (void)size, (void)huge;
-#endif
-}
+#define HUGE_PAGE ((uintptr_t)2 << 20)
 
 /* A new chunk with at least `size` bytes free, made the newest. */
 static struct rg__chunk *arena_chunk(rg_graph *g, size_t size)
 {
     struct rg__chunk *c = g->chunks;
     size_t cap = c ? c->cap * 2 : 16384;
-    /* capped so that a large graph's unused tail of its last chunk stays small */
-    if (cap > ((size_t)1 << 22))
-        cap = (size_t)1 << 22;
+    /* Capped so that a large graph's unused tail of its last chunk stays moderate: it is
+     * never faulted in, but the allocator has it. Large enough that 7 of a chunk's 8 2 MiB
+     * stretches can be huge pages (a chunk rarely starts on a 2 MiB boundary). */
+    if (cap > ((size_t)1 << 24))
+        cap = (size_t)1 << 24;
     if (cap < size + NODE_ALIGN)
         cap = (size + NODE_ALIGN + 15) & ~(size_t)15;
     struct rg__chunk *nc = rg__malloc(g, sizeof *nc + cap);
     if (!nc)
         return NULL;
-    prefault(nc->mem, cap, true);
+#if defined(MADV_HUGEPAGE)
+    const uintptr_t first = align_up((uintptr_t)nc->mem, HUGE_PAGE);
+    const uintptr_t end = ((uintptr_t)nc->mem + cap) & ~(HUGE_PAGE - 1);
+    if (end > first)
+        advise((const void *)first, (const void *)end, MADV_HUGEPAGE);
+#endif
     nc->next = c;
-    nc->lo = nc->mem + (-(uintptr_t)nc->mem & (NODE_ALIGN - 1));
+    nc->lo = nc->ready = nc->mem + (-(uintptr_t)nc->mem & (NODE_ALIGN - 1));
     nc->hi = nc->mem + cap;
     nc->cap = cap;
     g->chunks = nc;
     return nc;
 }
 
-static rg_node *arena_node(rg_graph *g)
+/* A node slot when the pages ahead must be faulted in first, or a new chunk is needed:
+ * faults in up to the next 2 MiB boundary. */
+static rg_node *arena_node_ahead(rg_graph *g)
 {
     struct rg__chunk *c = g->chunks;
     if (!c || (size_t)(c->hi - c->lo) < NODE_SLOT) {
@@ -226,6 +245,22 @@ static rg_node *arena_node(rg_graph *g)
         if (!c)
             return NULL;
     }
+    unsigned char *to = c->lo + (align_up((uintptr_t)c->lo + NODE_SLOT, HUGE_PAGE) -
+                                 (uintptr_t)c->lo);
+    if (to > c->hi)
+        to = c->hi;
+    prefault(c->ready, to);
+    c->ready = to;
+    rg_node *node = (rg_node *)c->lo;
+    c->lo += NODE_SLOT;
+    return node;
+}
+
+static rg_node *arena_node(rg_graph *g)
+{
+    struct rg__chunk *c = g->chunks;
+    if (!c || (size_t)(c->ready - c->lo) < NODE_SLOT)
+        return arena_node_ahead(g);
     rg_node *node = (rg_node *)c->lo;
     c->lo += NODE_SLOT;
     return node;
@@ -241,6 +276,8 @@ static void *arena_alloc(rg_graph *g, size_t size)
             return NULL;
     }
     c->hi -= size;
+    if (c->ready > c->hi)
+        c->ready = c->hi;
     return c->hi;
 }
 
@@ -428,22 +465,28 @@ rg_graph *rg__graph_of(int n, rg_node *const *in)
     return NULL;
 }
 
-/* Nodes are built in place: node_begin() takes a blank slot above the arena's last node,
- * node_commit() gives it the next id, node_discard() returns the slot when its shape rule
- * rejects it (nothing else has been taken from the arena in between). */
+/* Doubles the table of nodes by id. Not realloc(): the new table is faulted in before the
+ * old one is copied into it (a copy into fresh pages takes a fault per page). */
 static bool node_table_grow(rg_graph *g, const char *what)
 {
     size_t cap = g->cap ? g->cap * 2 : 256;
-    rg_node **nodes = rg__realloc(g, g->nodes, g->cap * sizeof *nodes, cap * sizeof *nodes);
+    rg_node **nodes = rg__malloc(g, cap * sizeof *nodes);
     if (!nodes) {
         rg__fail(g, RG_ERR_NOMEM, "%s: out of memory", what);
         return false;
     }
-    prefault(nodes + g->cap, (cap - g->cap) * sizeof *nodes, false);
+    prefault(nodes, nodes + cap);
+    if (g->n)
+        memcpy(nodes, g->nodes, g->n * sizeof *nodes);
+    rg__free(g, g->nodes);
     g->nodes = nodes;
     g->cap = cap;
     return true;
 }
+
+/* Nodes are built in place: node_begin() takes a blank slot above the arena's last node,
+ * node_commit() gives it the next id, node_discard() returns the slot when its shape rule
+ * rejects it (nothing else has been taken from the arena in between). */
 
 static rg_node *node_begin(rg_graph *g, const char *what)
 {

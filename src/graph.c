@@ -362,9 +362,13 @@ void rg_graph_free(rg_graph *g)
     if (!g)
         return;
     rg__plans_clear(g);
-    for (size_t i = 0; i < g->n; i++)
-        if (g->nodes[i]->kind != RG_KIND_OP && !g->nodes[i]->own_in_arena)
+    /* stops at the last such leaf: a graph of ops on small constants has none */
+    for (size_t i = 0, left = g->heap_leaves; left > 0 && i < g->n; i++) {
+        if (g->nodes[i]->kind != RG_KIND_OP && !g->nodes[i]->own_in_arena) {
             rg__free(g, g->nodes[i]->own);
+            left--;
+        }
+    }
     rg__free(g, g->nodes);
     for (struct rg__chunk *c = g->chunks, *next; c; c = next) {
         next = c->next;
@@ -652,6 +656,7 @@ rg_node *rg__make_leaf(rg_graph *g, int op, rg_kind kind, const char *name, int 
     else
         memset(own, 0, bytes);
     node->own = node->data = own;
+    g->heap_leaves += !node->own_in_arena;
     node_commit(g, node);
     if (name && rg_node_set_name(node, name) != RG_OK)
         return NULL; /* the buffer stays owned by the node and is freed with the graph */

@@ -136,6 +136,7 @@ struct rg_graph {
 
     rg_node **nodes; /* by id */
     size_t n, cap;
+    size_t heap_leaves; /* leaves whose buffer is not in the arena: rg_graph_free() frees them */
     struct rg__chunk *chunks; /* bump arena for nodes and names */
 
     rg_op_def *ops; /* built-in rows first, then registered ones */

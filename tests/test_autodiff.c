@@ -57,6 +57,33 @@ START_TEST(test_disconnected_gets_zeros)
 }
 END_TEST
 
+/* Inputs anywhere among the nodes: after unrelated ones, an op node in the middle, one made
+ * after y (zeros). y = m j + x with m = x^2, j = exp(a): dy/dm = j, dy/dx = 2 x j + 1,
+ * dy/da = m j. */
+START_TEST(test_inputs_anywhere)
+{
+    rg_graph *g = rg_graph_new(RG_F64);
+    rg_node *a = rg_param(g, "a", 0, NULL, (double[]){0.3});
+    rg_node *j = rg_exp(a);
+    rg_node *x = rg_param(g, "x", 0, NULL, (double[]){1.5});
+    rg_node *m = rg_mul(x, x);
+    rg_node *y = rg_add(rg_mul(m, j), x);
+    rg_node *late = rg_param(g, "late", 0, NULL, (double[]){2});
+    const double e = exp(0.3);
+    rg_node *gr[3];
+    ck_assert_int_eq(rg_grad(y, 3, (rg_node *[]){m, x, late}, gr), RG_OK);
+    ck_assert_int_eq(rg_eval(g, 3, gr), RG_OK);
+    ck_assert_double_eq_tol(rg_node_item(gr[0]), e, 1e-15);
+    ck_assert_double_eq_tol(rg_node_item(gr[1]), 3 * e + 1, 1e-14);
+    ck_assert(rg_node_item(gr[2]) == 0.0);
+    ck_assert_int_eq(rg_grad(y, 1, &x, gr), RG_OK);
+    ck_assert_double_eq_tol(eval_item(gr[0]), 3 * e + 1, 1e-14);
+    ck_assert_int_eq(rg_grad(y, 1, &a, gr), RG_OK);
+    ck_assert_double_eq_tol(eval_item(gr[0]), 2.25 * e, 1e-14);
+    rg_graph_free(g);
+}
+END_TEST
+
 /* Only nodes on a path from the requested inputs to y get gradient work. */
 START_TEST(test_no_work_off_the_path)
 {
@@ -278,6 +305,7 @@ static Suite *autodiff_suite(void)
     TCase *tc = tcase_create("sweep");
     tcase_add_test(tc, test_fan_out);
     tcase_add_test(tc, test_disconnected_gets_zeros);
+    tcase_add_test(tc, test_inputs_anywhere);
     tcase_add_test(tc, test_no_work_off_the_path);
     tcase_add_test(tc, test_vjp_with_seed);
     tcase_add_test(tc, test_grad_needs_scalar);

@@ -1,6 +1,7 @@
 /* Graph module: creation, leaves, feeding, errors and their messages, custom ops. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -290,6 +291,65 @@ START_TEST(test_allocator_hook_and_failure)
 }
 END_TEST
 
+/* Names of 3 to 45 characters. */
+static void param_name(char *buf, size_t len, int k)
+{
+    snprintf(buf, len, "p%d_%.*s", k, k % 40, "abcdefghijklmnopqrstuvwxyz0123456789ABCD");
+}
+
+/* A graph spanning many arena chunks, with names (one longer than a whole first chunk),
+ * small constants and a rejected node in between: every node keeps its id, inputs, name
+ * and value, and the result matches the same recurrence computed here. */
+START_TEST(test_large_graph_keeps_every_node)
+{
+    rg_graph *g = rg_graph_new(RG_F64);
+    char *long_name = malloc(40001);
+    memset(long_name, 'n', 40000);
+    long_name[40000] = '\0';
+    rg_node *v = rg_param(g, long_name, 0, NULL, (double[]){1});
+    rg_node *half = rg_scalar(g, 0.5);
+    rg_node *pair = rg_const(g, 1, (int64_t[]){2}, (double[]){1, 2});
+    rg_node *params[300];
+    char name[64];
+    double want = 1;
+    int np = 0;
+    for (int i = 0; i < 300000; i++) {
+        if (i % 1000 == 0) {
+            param_name(name, sizeof name, np);
+            params[np] = rg_param(g, name, 0, NULL, (double[]){np * 0.25});
+            v = rg_add(v, params[np]);
+            want += np * 0.25;
+            np++;
+        }
+        if (i == 150000) { /* a node rejected by its shape rule leaves no gap */
+            size_t n = rg_graph_node_count(g);
+            ck_assert_ptr_null(rg_add(pair, rg_const(g, 1, (int64_t[]){3}, NULL)));
+            ck_assert_uint_eq(rg_graph_node_count(g), n + 1);
+            rg_graph_clear_error(g);
+        }
+        rg_node *prev = v;
+        v = rg_mul(v, half);
+        ck_assert_ptr_eq(rg_node_input(v, 0), prev);
+        ck_assert_uint_eq(rg_node_id(v), rg_graph_node_count(g) - 1);
+        want *= 0.5;
+    }
+    for (size_t id = 0; id < rg_graph_node_count(g); id++)
+        ck_assert_uint_eq(rg_node_id(rg_graph_node(g, id)), id);
+    ck_assert_str_eq(rg_node_name(rg_graph_node(g, 0)), long_name);
+    for (int k = 0; k < np; k++) {
+        param_name(name, sizeof name, k);
+        ck_assert_str_eq(rg_node_name(params[k]), name);
+        ck_assert_double_eq(rg_node_item(params[k]), k * 0.25);
+    }
+    ck_assert_double_eq(rg_node_item(half), 0.5);
+    ck_assert_double_eq(rg_node_get(pair, 1), 2.0);
+    ck_assert_int_eq(rg_eval1(v), RG_OK);
+    ck_assert_double_eq_tol(rg_node_item(v), want, 1e-12 * fabs(want));
+    free(long_name);
+    rg_graph_free(g);
+}
+END_TEST
+
 static Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -298,6 +358,7 @@ static Suite *graph_suite(void)
     tcase_add_test(tc, test_leaves);
     tcase_add_test(tc, test_f32_feed_converts);
     tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_large_graph_keeps_every_node);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_test(tc, test_errors_are_sticky_and_null_propagates);

@@ -143,8 +143,11 @@ void rg_graph_clear_error(rg_graph *g);
 uint64_t rg_graph_alloc_count(const rg_graph *g);
 
 /* When on, every evaluated node keeps its value after rg_eval() (for inspection, drawing
- * and teaching); when off (the default), intermediate nodes share buffers by liveness and
- * only the targets, inputs, parameters and constants are guaranteed readable afterwards. */
+ * and teaching) and nothing is fused; when off (the default), intermediate nodes share
+ * buffers by liveness, a value read only inside a run of elementwise ops over the same number
+ * of elements (a fused group, evaluated tile by tile) never exists whole and its
+ * rg_node_data() is NULL, and only the targets, inputs, parameters and constants are
+ * guaranteed readable afterwards. */
 void rg_graph_set_keep_values(rg_graph *g, bool keep);
 bool rg_graph_keep_values(const rg_graph *g);
 
@@ -158,8 +161,9 @@ bool rg_graph_keep_values(const rg_graph *g);
  * An input or parameter that already holds a NaN or infinity when an op reads it is reported
  * as such ("node 0 'input' (x) holds nan at element 2 ..., read by node 5 'log'"), before the
  * op runs. Constants are not checked on their own (a -inf constant is a deliberate mask);
- * what an op makes of one is. Off by default; when off the executor does no checking at all.
- * The check allocates nothing and costs one pass over each value. */
+ * what an op makes of one is. Every op runs alone in this mode (nothing is fused). Off by
+ * default; when off the executor does no checking at all. The check allocates nothing and
+ * costs one pass over each value. */
 void rg_graph_set_check_finite(rg_graph *g, bool on);
 bool rg_graph_check_finite(const rg_graph *g);
 
@@ -464,11 +468,12 @@ rg_status rg_blas_set_threads(int n);
  * Threads for the elementwise kernels
  *
  * Elementwise ops, reductions, softmax, broadcasting copies and the optimisers' update of
- * more than 65,536 elements are split over a pool of n threads (the calling thread and n - 1 workers). The setting is
- * process-wide (default 1: no worker threads); the workers are created by the first kernel
- * that needs them, sleep when idle, and are joined at exit. The executor runs one kernel at
- * a time, so the pool and the BLAS's threads are never busy at once for one graph. Results
- * do not depend on n: elementwise results are the same bits for any n, and reductions split
+ * more than 65,536 elements are split over a pool of n threads (the calling thread and n - 1
+ * workers). The setting is process-wide (default 1: no worker threads); the workers are
+ * created by the first kernel that needs them, sleep when idle, and are joined at exit. The
+ * executor runs one kernel (or one fused group of elementwise ops, split by blocks) at a
+ * time, so the pool and the BLAS's threads are never busy at once for one graph. Results do
+ * not depend on n: elementwise results are the same bits for any n, and reductions split
  * their input in blocks that depend on its size only. Graphs used from several threads at
  * once share the pool: a kernel that finds it busy runs on its own thread.
  * ------------------------------------------------------------------------------------- */

@@ -11,7 +11,8 @@
  * - elementwise ops, run by their own forward kernel on a tile-sized view of the node (a
  *   shadow: a copy of the node whose data and inputs point at the tile), the op's inputs
  *   having n elements or one;
- * - broadcast_to of a one-element value: a fill of the tile;
+ * - broadcast_to of a one-element value (the gradient of a full sum): that value itself for
+ *   readers whose kernels take a one-element operand (ROLE_SCALAR), else a fill of the tile;
  * - a sum or mean of every element (a sink): its input is added tile by tile to the lane
  *   sums of ops/reduce.c, in the blocks the sum kernel uses, so it gives the kernel's bits.
  *   Nothing in the group may read a sink, whose value exists only once the group is done.
@@ -30,7 +31,7 @@
 
 /* Elements per tile: a multiple of 16 (the sum's lanes), small enough that a group's tiles
  * stay in the L1 and L2 caches. */
-#define TILE 2048
+#define TILE 1024
 /* Below this many elements every value of a group fits in the caches anyway. */
 #define FUSE_MIN TILE
 #define MAX_MEMBERS 64
@@ -539,7 +540,10 @@ rg_status rg__fuse_run(rg_graph *g, struct rg__plan *p, size_t gi)
         const struct rg__step *st = &r.steps[k];
         st->node->data = st->offset == RG__NO_SLOT ? NULL : p->arena + st->offset;
     }
-    const int64_t parts = gr->nblocks < threads ? gr->nblocks : threads;
+    /* split as a kernel of that much work would be (kernels/parallel.h) */
+    int64_t parts = gr->nblocks < threads ? gr->nblocks : threads;
+    if (gr->n * (int64_t)gr->count < RG__PAR_MIN)
+        parts = 1;
     rg__parallel_for(parts, 1, 1, run_part, &r);
     for (size_t k = 0; k < gr->count; k++) {
         const struct member *m = &gr->m[k];

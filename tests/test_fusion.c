@@ -92,7 +92,7 @@ static struct wide build_wide(rg_dtype dt, int64_t n, uint64_t seed)
     return w;
 }
 
-/* Sizes around the tile (2048 elements) and the sum's blocks (one block below 16384
+/* Sizes around the tile (1024 elements) and the sum's blocks (one block below 16384
  * elements, blocks of 8192 above, the last one shorter). */
 static const int64_t sizes[] = {2053, 6149, 40007, 131075};
 #define NSIZES (int)(sizeof sizes / sizeof *sizes)

@@ -309,11 +309,12 @@ START_TEST(test_large_graph_keeps_every_node)
     rg_node *v = rg_param(g, long_name, 0, NULL, (double[]){1});
     rg_node *half = rg_scalar(g, 0.5);
     rg_node *pair = rg_const(g, 1, (int64_t[]){2}, (double[]){1, 2});
-    rg_node *params[300];
+    rg_node *params[200];
     char name[64];
     double want = 1;
     int np = 0;
-    for (int i = 0; i < 300000; i++) {
+    size_t wrong = 0; /* counted, not asserted node by node: a Check assertion is slow */
+    for (int i = 0; i < 200000; i++) {
         if (i % 1000 == 0) {
             param_name(name, sizeof name, np);
             params[np] = rg_param(g, name, 0, NULL, (double[]){np * 0.25});
@@ -321,7 +322,7 @@ START_TEST(test_large_graph_keeps_every_node)
             want += np * 0.25;
             np++;
         }
-        if (i == 150000) { /* a node rejected by its shape rule leaves no gap */
+        if (i == 100000) { /* a node rejected by its shape rule leaves no gap */
             size_t n = rg_graph_node_count(g);
             ck_assert_ptr_null(rg_add(pair, rg_const(g, 1, (int64_t[]){3}, NULL)));
             ck_assert_uint_eq(rg_graph_node_count(g), n + 1);
@@ -329,12 +330,12 @@ START_TEST(test_large_graph_keeps_every_node)
         }
         rg_node *prev = v;
         v = rg_mul(v, half);
-        ck_assert_ptr_eq(rg_node_input(v, 0), prev);
-        ck_assert_uint_eq(rg_node_id(v), rg_graph_node_count(g) - 1);
+        wrong += rg_node_input(v, 0) != prev || rg_node_id(v) != rg_graph_node_count(g) - 1;
         want *= 0.5;
     }
     for (size_t id = 0; id < rg_graph_node_count(g); id++)
-        ck_assert_uint_eq(rg_node_id(rg_graph_node(g, id)), id);
+        wrong += rg_node_id(rg_graph_node(g, id)) != id;
+    ck_assert_uint_eq(wrong, 0);
     ck_assert_str_eq(rg_node_name(rg_graph_node(g, 0)), long_name);
     for (int k = 0; k < np; k++) {
         param_name(name, sizeof name, k);

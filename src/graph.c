@@ -204,6 +204,8 @@ struct rg__chunk {
 };
 
 enum { NODE_ALIGN = 64, NODE_SLOT = (sizeof(rg_node) + NODE_ALIGN - 1) & ~(NODE_ALIGN - 1) };
+_Static_assert(offsetof(rg_node, data) + sizeof(void *) <= NODE_ALIGN,
+               "the fields of a node up to `data` fit in its first cache line");
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
 /* A new chunk with at least `size` bytes free, made the newest. */

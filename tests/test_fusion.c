@@ -349,7 +349,17 @@ START_TEST(test_gradient_central_differences)
         }
     }
     ck_assert_int_eq(rg__eval_fused_groups(w.g, 1, w.t), 1);
+    /* gradient checking itself keeps every value, so it runs unfused */
+    rg_gradcheck_report rep;
+    ck_assert_int_eq(rg_gradcheck_adjoint(w.t[0], 3, w.x, NULL, &rep), RG_OK);
+    ck_assert(rep.passed);
     rg_graph_free(w.g);
+    struct wide small = build_wide(RG_F64, 1500, 19);
+    ck_assert_int_eq(rg_gradcheck(small.t[0], 3, small.x, NULL, &rep), RG_OK);
+    ck_assert(rep.passed);
+    ck_assert_int_eq(rg_eval(small.g, 4, small.t), RG_OK);
+    ck_assert_int_eq(rg__eval_fused_groups(small.g, 4, small.t), 1);
+    rg_graph_free(small.g);
 }
 END_TEST
 

@@ -91,9 +91,10 @@ typedef struct rg_node rg_node;
 /* Memory hooks: every allocation the library makes goes through these. realloc_fn may be
  * NULL (the library then allocates, copies and frees). Functions are called with ctx and
  * are never asked for 0 bytes; a NULL result is an allocation failure (RG_ERR_NOMEM). On
- * Linux a graph advises the system (madvise) on the blocks it is about to fill: fault them
- * in at once, and back the 2 MiB-aligned stretches inside its node arena's chunks with huge
- * pages where the system allows it; the advice never changes their contents. */
+ * Linux a graph advises the system (madvise) on the memory it is about to fill: fault its
+ * pages in with one call rather than one fault per page, and back the 2 MiB-aligned
+ * stretches inside its node arena's chunks with huge pages where the system allows it; the
+ * advice never changes the contents. */
 typedef struct rg_allocator {
     void *(*malloc_fn)(void *ctx, size_t size);
     void *(*realloc_fn)(void *ctx, void *ptr, size_t size);

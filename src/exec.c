@@ -119,6 +119,28 @@ static size_t value_bytes(const rg_node *n)
     return (bytes + ALIGN - 1) / ALIGN * ALIGN;
 }
 
+/* Walks a plan's units in order: a fused group, or a step alone. */
+struct units {
+    size_t gi, first, span; /* the next group */
+};
+
+static struct units units_start(const struct rg__plan *p)
+{
+    struct units it = {0};
+    it.span = rg__fuse_span(p, 0, &it.first);
+    return it;
+}
+
+/* The end of the unit that starts at step s. */
+static size_t unit_end(const struct rg__plan *p, struct units *it, size_t s)
+{
+    if (s != it->first)
+        return s + 1;
+    const size_t end = s + it->span;
+    it->span = rg__fuse_span(p, ++it->gi, &it->first);
+    return end;
+}
+
 /* Builds the plan for targets: the op nodes they need, in a topological order (creation
  * order, with runs of elementwise steps gathered into fused groups unless every value is
  * kept or anomaly mode checks each op), each value given an arena offset. A value's block
@@ -175,11 +197,9 @@ static struct rg__plan *plan_build(rg_graph *g, int n, rg_node *const *targets)
         goto nomem;
 
     /* units: a fused group or a step alone, each known by its first step */
-    size_t gi = 0, first, span = rg__fuse_span(p, 0, &first);
+    struct units it = units_start(p);
     for (s = 0; s < nsteps;) {
-        const size_t u = s, end = s == first ? s + span : s + 1;
-        if (s == first)
-            span = rg__fuse_span(p, ++gi, &first);
+        const size_t u = s, end = unit_end(p, &it, s);
         for (; s < end; s++) {
             const rg_node *node = p->steps[s].node;
             for (int k = 0; k < node->arity; k++)
@@ -187,12 +207,9 @@ static struct rg__plan *plan_build(rg_graph *g, int n, rg_node *const *targets)
                     last[node->in[k]->id] = u;
         }
     }
-    gi = 0;
-    span = rg__fuse_span(p, 0, &first);
+    it = units_start(p);
     for (s = 0; s < nsteps;) {
-        const size_t u = s, end = s == first ? s + span : s + 1;
-        if (s == first)
-            span = rg__fuse_span(p, ++gi, &first);
+        const size_t u = s, end = unit_end(p, &it, s);
         for (size_t t = u; t < end; t++) {
             struct rg__step *st = &p->steps[t];
             if (st->offset != RG__NO_SLOT)

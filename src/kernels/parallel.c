@@ -11,7 +11,8 @@
  * but its share of the parallelism.
  *
  * Waiting: an idle worker spins on the word for about 50 us, so the kernels of one rg_eval()
- * find it awake, then sleeps on a condition variable. Publishing a job and going to sleep
+ * find it awake, yielding its core now and then to any other runnable thread (the BLAS's
+ * workers, between two kernels), then sleeps on a condition variable. Publishing a job and going to sleep
  * form a Dekker pair (store the word, then read the sleeper count; increment the sleeper
  * count, then re-read the word; both sequentially consistent), so either the caller sees a
  * sleeper and broadcasts under the mutex, or the sleeper sees the new job.
@@ -125,8 +126,13 @@ static void *worker(void *arg)
             const int64_t until = now_ns() + SPIN_NS;
             for (int i = 1; gen_of(w) == seen && !atomic_load(&pool.stop); i++) {
                 CPU_RELAX();
-                if (i % 64 == 0 && now_ns() > until)
-                    break;
+                if (i % 64 == 0) {
+                    if (now_ns() > until)
+                        break;
+                    /* the BLAS's threads run between the kernels of one rg_eval(): a GEMM
+                     * waiting for this core must not wait for the spin to end */
+                    sched_yield();
+                }
                 w = atomic_load_explicit(&pool.word, memory_order_acquire);
             }
         }

@@ -189,25 +189,35 @@ static struct rg__plan *plan_build(rg_graph *g, int n, rg_node *const *targets)
     for (size_t id = 0; id < count; id++) {
         rg_node *node = g->nodes[id];
         last[id] = need[id] == 2 || g->keep_values ? SIZE_MAX : 0;
-        if (need[id] && node->kind == RG_KIND_OP)
-            p->steps[s++] = (struct rg__step){.node = node};
+        if (!need[id] || node->kind != RG_KIND_OP)
+            continue;
+        for (int k = 0; k < node->arity; k++)
+            if (last[node->in[k]->id] != SIZE_MAX)
+                last[node->in[k]->id] = s;
+        p->steps[s++] = (struct rg__step){.node = node};
     }
     p->nsteps = nsteps;
     if (!g->keep_values && !g->check_finite && !rg__fuse_plan(g, p, need))
         goto nomem;
 
-    /* units: a fused group or a step alone, each known by its first step */
+    /* units: a fused group or a step alone, each known by its first step; the steps
+     * were reordered if there are groups, and their last readers are found anew */
     struct units it = units_start(p);
-    for (s = 0; s < nsteps;) {
-        const size_t u = s, end = unit_end(p, &it, s);
-        for (; s < end; s++) {
-            const rg_node *node = p->steps[s].node;
-            for (int k = 0; k < node->arity; k++)
-                if (last[node->in[k]->id] != SIZE_MAX)
-                    last[node->in[k]->id] = u;
+    if (p->fused) {
+        for (size_t id = 0; id < count; id++)
+            if (last[id] != SIZE_MAX)
+                last[id] = 0;
+        for (s = 0; s < nsteps;) {
+            const size_t u = s, end = unit_end(p, &it, s);
+            for (; s < end; s++) {
+                const rg_node *node = p->steps[s].node;
+                for (int k = 0; k < node->arity; k++)
+                    if (last[node->in[k]->id] != SIZE_MAX)
+                        last[node->in[k]->id] = u;
+            }
         }
+        it = units_start(p);
     }
-    it = units_start(p);
     for (s = 0; s < nsteps;) {
         const size_t u = s, end = unit_end(p, &it, s);
         for (size_t t = u; t < end; t++) {
@@ -476,6 +486,24 @@ static rg_status run_checked(rg_graph *g, const struct rg__plan *p)
     return RG_OK;
 }
 
+/* The plan's steps, a fused group at a time where it has them; between groups, the loop of
+ * a plan without any. */
+static rg_status run_plain(rg_graph *g, const struct rg__plan *p)
+{
+    rg_status st = RG_OK;
+    size_t s = 0, gi = 0, first, span = rg__fuse_span(p, 0, &first);
+    for (;;) {
+        const size_t stop = first < p->nsteps ? first : p->nsteps;
+        for (; s < stop && st == RG_OK; s++)
+            st = run_step(g, p, s);
+        if (st != RG_OK || s == p->nsteps)
+            return st;
+        st = rg__fuse_run(g, p, gi);
+        s += span;
+        span = rg__fuse_span(p, ++gi, &first);
+    }
+}
+
 rg_status rg_eval(rg_graph *g, int n, rg_node *const *targets)
 {
     if (!g)
@@ -505,16 +533,7 @@ rg_status rg_eval(rg_graph *g, int n, rg_node *const *targets)
     if (g->check_finite)
         st = run_checked(g, p);
     else
-        for (size_t s = 0, gi = 0, first, span = rg__fuse_span(p, 0, &first);
-             s < p->nsteps && st == RG_OK;) {
-            if (s == first) {
-                st = rg__fuse_run(g, p, gi);
-                s += span;
-                span = rg__fuse_span(p, ++gi, &first);
-            } else {
-                st = run_step(g, p, s++);
-            }
-        }
+        st = run_plain(g, p);
     if (st == RG_OK)
         g->status = prev;
     return st;

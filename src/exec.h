@@ -43,7 +43,7 @@ size_t rg__fuse_span(const struct rg__plan *p, size_t gi, size_t *first);
 
 /* Runs group gi of p (its values' offsets assigned). Allocates only when the thread count
  * grew since the last run. */
-rg_status rg__fuse_run(rg_graph *g, struct rg__plan *p, size_t gi);
+rg_status rg__fuse_run(rg_graph *g, const struct rg__plan *p, size_t gi);
 
 void rg__fuse_free(rg_graph *g, struct rg__fused *f);
 

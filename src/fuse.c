@@ -524,7 +524,7 @@ static void run_part(void *ctx, int64_t slot, int64_t end)
     }
 }
 
-rg_status rg__fuse_run(rg_graph *g, struct rg__plan *p, size_t gi)
+rg_status rg__fuse_run(rg_graph *g, const struct rg__plan *p, size_t gi)
 {
     struct rg__fused *f = p->fused;
     const struct group *gr = &f->groups[gi];

@@ -146,9 +146,10 @@ uint64_t rg_graph_alloc_count(const rg_graph *g);
 /* When on, every evaluated node keeps its value after rg_eval() (for inspection, drawing
  * and teaching) and nothing is fused; when off (the default), intermediate nodes share
  * buffers by liveness, a value read only inside a run of elementwise ops over the same number
- * of elements (a fused group, evaluated tile by tile) never exists whole and its
- * rg_node_data() is NULL, and only the targets, inputs, parameters and constants are
- * guaranteed readable afterwards. */
+ * of elements (a fused group, evaluated tile by tile) or a matmul read only by the add after
+ * it (the add's output is filled with its other operand and the product accumulated onto
+ * it) never exists whole and its rg_node_data() is NULL, and only the targets, inputs,
+ * parameters and constants are guaranteed readable afterwards. */
 void rg_graph_set_keep_values(rg_graph *g, bool keep);
 bool rg_graph_keep_values(const rg_graph *g);
 

@@ -1,6 +1,7 @@
 /* The executor: plans (which nodes to run, where their values live) built once per target
  * list and reused, so re-running an unchanged graph allocates nothing. */
 #include "exec.h"
+#include "kernels/broadcast.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -141,6 +142,71 @@ static size_t unit_end(const struct rg__plan *p, struct units *it, size_t s)
     return end;
 }
 
+/* The values step st reads: its node's inputs, except that an add run with its matmul
+ * reads the matmul's inputs instead of the matmul, and a matmul run by the next step reads
+ * nothing. r holds RG_MAX_ARITY + 1 entries. */
+static int step_reads(const struct rg__step *st, const rg_node **r)
+{
+    if (st->run == RG__RUN_NONE)
+        return 0;
+    const rg_node *node = st->node;
+    int n = 0;
+    for (int k = 0; k < node->arity; k++) {
+        const rg_node *in = node->in[k];
+        if (st->run == RG__RUN_MATMUL_ADD && k == st->mm_arg) {
+            r[n++] = in->in[0];
+            r[n++] = in->in[1];
+        } else {
+            r[n++] = in;
+        }
+    }
+    return n;
+}
+
+/* Marks each add whose operand is a matmul computed by the step just before it, read by
+ * nothing else and not a target, to run the two as one step (enum rg__run); the matmul's
+ * value then never exists. Steps of fused groups stay as they are. Sets *any when it marks
+ * one; returns false when out of memory. */
+static bool absorb_matmuls(rg_graph *g, struct rg__plan *p, const uint8_t *need, size_t count,
+                           bool *any)
+{
+    size_t s = 1;
+    while (s < p->nsteps && !(p->steps[s].node->op == RG_OP_ADD &&
+                               p->steps[s - 1].node->op == RG_OP_MATMUL))
+        s++;
+    if (s >= p->nsteps)
+        return true; /* no candidate: plans without a dense layer allocate nothing more */
+    /* readers of each value, then whether each step is in a fused group */
+    uint32_t *readers = rg__calloc(g, count * sizeof *readers + p->nsteps, 1);
+    if (!readers)
+        return false;
+    uint8_t *grouped = (uint8_t *)(readers + count);
+    for (size_t t = 0; t < p->nsteps; t++)
+        for (int k = 0; k < p->steps[t].node->arity; k++)
+            readers[p->steps[t].node->in[k]->id]++;
+    size_t first, span;
+    for (size_t gi = 0; (span = rg__fuse_span(p, gi, &first)) > 0; gi++)
+        memset(grouped + first, 1, span);
+    for (; s < p->nsteps; s++) {
+        struct rg__step *st = &p->steps[s], *prev = &p->steps[s - 1];
+        const rg_node *add = st->node, *mm = prev->node;
+        if (add->op != RG_OP_ADD || mm->op != RG_OP_MATMUL || grouped[s] || grouped[s - 1] ||
+            prev->run != RG__RUN_KERNEL)
+            continue;
+        const int k = add->in[0] == mm ? 0 : 1;
+        if (add->in[k] != mm || add->in[1 - k] == mm || need[mm->id] == 2 ||
+            readers[mm->id] != 1 || mm->size != add->size)
+            continue;
+        prev->run = RG__RUN_NONE;
+        prev->offset = RG__NO_SLOT;
+        st->run = RG__RUN_MATMUL_ADD;
+        st->mm_arg = (uint8_t)k;
+        *any = true;
+    }
+    rg__free(g, readers);
+    return true;
+}
+
 /* Builds the plan for targets: the op nodes they need, in a topological order (creation
  * order, with runs of elementwise steps gathered into fused groups unless every value is
  * kept or anomaly mode checks each op), each value given an arena offset. A value's block
@@ -197,24 +263,25 @@ static struct rg__plan *plan_build(rg_graph *g, int n, rg_node *const *targets)
         p->steps[s++] = (struct rg__step){.node = node};
     }
     p->nsteps = nsteps;
-    if (!g->keep_values && !g->check_finite && !rg__fuse_plan(g, p, need))
+    bool absorbed = false;
+    if (!g->keep_values && !g->check_finite &&
+        (!rg__fuse_plan(g, p, need) || !absorb_matmuls(g, p, need, count, &absorbed)))
         goto nomem;
 
     /* units: a fused group or a step alone, each known by its first step; the steps
      * were reordered if there are groups, and their last readers are found anew */
     struct units it = units_start(p);
-    if (p->fused) {
+    const rg_node *reads[RG_MAX_ARITY + 1];
+    if (p->fused || absorbed) {
         for (size_t id = 0; id < count; id++)
             if (last[id] != SIZE_MAX)
                 last[id] = 0;
         for (s = 0; s < nsteps;) {
             const size_t u = s, end = unit_end(p, &it, s);
-            for (; s < end; s++) {
-                const rg_node *node = p->steps[s].node;
-                for (int k = 0; k < node->arity; k++)
-                    if (last[node->in[k]->id] != SIZE_MAX)
-                        last[node->in[k]->id] = u;
-            }
+            for (; s < end; s++)
+                for (int k = 0, nr = step_reads(&p->steps[s], reads); k < nr; k++)
+                    if (last[reads[k]->id] != SIZE_MAX)
+                        last[reads[k]->id] = u;
         }
         it = units_start(p);
     }
@@ -227,9 +294,8 @@ static struct rg__plan *plan_build(rg_graph *g, int n, rg_node *const *targets)
             where[st->node->id] = st->offset;
         }
         for (; s < end; s++) {
-            const rg_node *node = p->steps[s].node;
-            for (int k = 0; k < node->arity; k++) {
-                const rg_node *in = node->in[k];
+            for (int k = 0, nr = step_reads(&p->steps[s], reads); k < nr; k++) {
+                const rg_node *in = reads[k];
                 /* a group's own intermediates have no block */
                 if (in->kind == RG_KIND_OP && last[in->id] == u && where[in->id] != RG__NO_SLOT) {
                     last[in->id] = SIZE_MAX - 1; /* released once even if consumed twice */
@@ -296,12 +362,35 @@ static struct rg__plan *plan_get(rg_graph *g, int n, rg_node *const *targets)
     return p;
 }
 
+/* An add and the matmul before it as one step: the add's other operand broadcast into the
+ * output, then the product accumulated onto it. */
+static void run_matmul_add(const struct rg__step *st)
+{
+    rg_node *add = st->node, *mm = add->in[st->mm_arg];
+    const rg_node *other = add->in[1 - st->mm_arg];
+    int64_t strides[RG_MAX_DIMS];
+    rg__bcast_strides(other, add->ndim, add->shape, strides);
+    rg__strided_copy(add->data, other->data, add->g->elem, add->ndim, add->shape, strides);
+    rg__matmul_accumulate(mm, add->data);
+}
+
 /* Runs step s of plan p: its node's kernel, writing into the node's slot of the arena. */
 static inline rg_status run_step(rg_graph *g, const struct rg__plan *p, size_t s)
 {
-    rg_node *node = p->steps[s].node;
+    const struct rg__step *step = &p->steps[s];
+    rg_node *node = step->node;
+    if (step->run != RG__RUN_KERNEL) {
+        /* the matmul's value never exists whole: nothing is left to read */
+        if (step->run == RG__RUN_NONE) {
+            node->data = NULL;
+            return RG_OK;
+        }
+        node->data = p->arena + step->offset;
+        run_matmul_add(step);
+        return RG_OK;
+    }
     const rg_op_def *def = &g->ops[node->op];
-    node->data = p->arena + p->steps[s].offset;
+    node->data = p->arena + step->offset;
     rg_status st = g->dtype == RG_F32 ? def->forward_f32(node) : def->forward_f64(node);
     if (st != RG_OK && g->status == RG_OK)
         rg__fail(g, st, "%s: kernel failed on node %u", def->name, node->id);

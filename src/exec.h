@@ -9,9 +9,20 @@
  * lives one tile at a time in the group's scratch. */
 #define RG__NO_SLOT SIZE_MAX
 
+/* How a step runs. A matmul whose only reader is the next step, an add, is not run alone:
+ * the add fills its output with its other operand and the GEMM accumulates into it (beta 1),
+ * so the product never takes a pass of its own (the bias add of a dense layer). */
+enum rg__run {
+    RG__RUN_KERNEL,     /* the node's kernel */
+    RG__RUN_NONE,       /* a matmul the next step computes */
+    RG__RUN_MATMUL_ADD, /* an add whose operand `mm_arg` is the previous step's matmul */
+};
+
 struct rg__step {
     rg_node *node;
     size_t offset; /* into the plan's arena, or RG__NO_SLOT */
+    uint8_t run;   /* enum rg__run */
+    uint8_t mm_arg;
 };
 
 struct rg__fused; /* fuse.c */

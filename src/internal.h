@@ -257,6 +257,10 @@ void rg__sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
 void rg__dgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
                int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc);
 
+/* Adds the product of matmul node mm (its inputs evaluated) into c, an array of mm's shape:
+ * the executor's bias epilogue, c holding the other operand of the add that reads mm. */
+void rg__matmul_accumulate(const rg_node *mm, void *c);
+
 /* Invalidates cached plans (the op table of a graph changed, keep_values toggled). */
 void rg__plans_clear(rg_graph *g);
 

@@ -79,20 +79,32 @@ static rg_status shape_matmul(rg_node *n)
     return rg_node_set_shape(n, 3, shape);
 }
 
+/* C = op(A) op(B) + beta C for each matrix of the batch. */
 #define MATMUL_FWD(T, sfx, gemm)                                                           \
-    static rg_status fwd_matmul_##sfx(rg_node *node)                                       \
+    static void matmul_##sfx(const rg_node *node, T *c, T beta)                            \
     {                                                                                      \
         struct mm_plan p;                                                                  \
         mm_plan(node, &p);                                                                 \
         const T *a = node->in[0]->data, *b = node->in[1]->data;                            \
-        T *c = node->data;                                                                 \
         for (int64_t i = 0; i < p.batch; i++)                                              \
             gemm(node->attr.ta, node->attr.tb, p.m, p.n, p.k, 1, a + i * p.sa, p.lda,      \
-                 b + i * p.sb, p.ldb, 0, c + i * p.m * p.n, p.n);                          \
+                 b + i * p.sb, p.ldb, beta, c + i * p.m * p.n, p.n);                       \
+    }                                                                                      \
+    static rg_status fwd_matmul_##sfx(rg_node *node)                                       \
+    {                                                                                      \
+        matmul_##sfx(node, node->data, 0);                                                 \
         return RG_OK;                                                                      \
     }
 MATMUL_FWD(float, f32, rg__sgemm)
 MATMUL_FWD(double, f64, rg__dgemm)
+
+void rg__matmul_accumulate(const rg_node *mm, void *c)
+{
+    if (mm->g->dtype == RG_F32)
+        matmul_f32(mm, c, 1);
+    else
+        matmul_f64(mm, c, 1);
+}
 
 static rg_status vjp_matmul(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {

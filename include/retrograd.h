@@ -460,24 +460,30 @@ char *rg_gradcheck_format(const rg_gradcheck_report *r, char *buf, size_t len);
  * and stays valid until its next call. Loads the backend if no matmul has yet. */
 const char *rg_blas_info(void);
 
-/* Makes GEMM use n threads: RG_OK when the backend now runs on n; RG_ERR_ARG for n < 1;
- * RG_ERR_DOMAIN when it capped the count (rg_blas_info() tells the count in use);
+/* Makes each BLAS call use n threads: RG_OK when the backend now runs on n; RG_ERR_ARG for
+ * n < 1; RG_ERR_DOMAIN when it capped the count (rg_blas_info() tells the count in use);
  * RG_ERR_UNSUPPORTED when the backend cannot be told (the portable loop runs on one thread,
- * so n = 1 is RG_OK for it). The setting is process-wide. */
+ * so n = 1 is RG_OK for it). The setting is process-wide. With n = 1 and the kernels' pool on
+ * more threads (rg_set_threads), large products are split over the pool instead, which is
+ * the faster arrangement for training: the BLAS's own threads would spin between products on
+ * the cores the pool needs. */
 rg_status rg_blas_set_threads(int n);
 
 /* ---------------------------------------------------------------------------------------
- * Threads for the elementwise kernels
+ * Threads for the kernels
  *
  * Elementwise ops, reductions, softmax, broadcasting copies and the optimisers' update of
  * more than 65,536 elements are split over a pool of n threads (the calling thread and n - 1
- * workers). The setting is process-wide (default 1: no worker threads); the workers are
+ * workers), and so are matrix products of more than n 2^21 multiply-adds when the BLAS runs
+ * on one thread (rg_blas_set_threads(1)): one part of C's columns or rows per thread, each a
+ * BLAS call. The setting is process-wide (default 1: no worker threads); the workers are
  * created by the first kernel that needs them, sleep when idle, and are joined at exit. The
  * executor runs one kernel (or one fused group of elementwise ops, split by blocks) at a
  * time, so the pool and the BLAS's threads are never busy at once for one graph. Results do
- * not depend on n: elementwise results are the same bits for any n, and reductions split
- * their input in blocks that depend on its size only. Graphs used from several threads at
- * once share the pool: a kernel that finds it busy runs on its own thread.
+ * not depend on n: elementwise results are the same bits for any n, reductions split their
+ * input in blocks that depend on its size only, and a split product computes every element
+ * as the whole product does. Graphs used from several threads at once share the pool: a
+ * kernel that finds it busy runs on its own thread.
  * ------------------------------------------------------------------------------------- */
 
 /* Sets the thread count n: RG_OK; RG_ERR_ARG for n < 1 (nothing changes); RG_ERR_DOMAIN when

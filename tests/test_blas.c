@@ -50,8 +50,9 @@ static void naive_gemm(bool ta, bool tb, int m, int n, int k, double alpha, cons
         }
 }
 
-/* Shapes {m, n, k, alpha, beta}: odd sizes around OpenBLAS's blocking, two large enough for
- * its threads to split the work (OpenBLAS stays on one thread below about 2^18 products),
+/* Shapes {m, n, k, alpha, beta}: odd sizes around OpenBLAS's blocking, three large enough for
+ * threads to split the work (OpenBLAS stays on one thread below about 2^18 products, and so
+ * does retrograd's split; the last of them has more rows than columns),
  * the shape of the benchmark's last layer, and k = 0 (the portable path). */
 static const struct {
     int m, n, k;
@@ -59,7 +60,7 @@ static const struct {
 } gemm_cases[] = {
     {1, 1, 1, 1, 0},       {17, 33, 5, 1, 0},      {67, 45, 129, 0.5, 0.25},
     {192, 160, 200, 1, 0}, {64, 256, 300, 1, 0.5}, {64, 10, 256, -1, 1},
-    {4, 3, 0, 1, 0.5},
+    {300, 70, 128, 1, 0.5}, {1000, 40, 130, 1, 0}, {4, 3, 0, 1, 0.5},
 };
 
 /* Runs every case with the four transpose pairs through rg__sgemm and rg__dgemm, leading
@@ -133,6 +134,51 @@ START_TEST(test_gemm_two_threads)
         ck_assert(st == RG_ERR_UNSUPPORTED || st == RG_OK);
     }
     check_gemm_cases();
+}
+END_TEST
+
+/* A BLAS on one thread and the kernels' pool on two: large products are split over the
+ * pool by columns or rows. The results agree with the naive loop, and every product gives
+ * the same bits as on one thread. */
+START_TEST(test_gemm_split_over_pool)
+{
+    const rg_status st = rg_blas_set_threads(1);
+    ck_assert_int_eq(rg_set_threads(2), RG_OK);
+    check_gemm_cases();
+    if (st == RG_OK && !strstr(rg_blas_info(), "portable"))
+        ck_assert_msg(strstr(rg_blas_info(), "split over the kernels' 2 threads"), "%s",
+                      rg_blas_info());
+    uint64_t seed = 21;
+    for (int c = 0; c < N_OF(gemm_cases); c++) {
+        const int m = gemm_cases[c].m, n = gemm_cases[c].n, k = gemm_cases[c].k;
+        if ((int64_t)m * n * k < (1 << 18))
+            continue; /* one call on one thread: nothing to compare */
+        for (int t = 0; t < 4; t++) {
+            const bool ta = t & 1, tb = t & 2;
+            const size_t na = (size_t)m * k, nb = (size_t)k * n, nc = (size_t)m * n;
+            float *af = malloc(sizeof(float) * na), *bf = malloc(sizeof(float) * nb);
+            double *a = malloc(sizeof(double) * na), *b = malloc(sizeof(double) * nb);
+            float *cf[2] = {malloc(sizeof(float) * nc), malloc(sizeof(float) * nc)};
+            double *cd[2] = {malloc(sizeof(double) * nc), malloc(sizeof(double) * nc)};
+            for (size_t i = 0; i < na; i++)
+                af[i] = (float)(a[i] = tu_uniform(&seed, -1, 1));
+            for (size_t i = 0; i < nb; i++)
+                bf[i] = (float)(b[i] = tu_uniform(&seed, -1, 1));
+            for (int p = 0; p < 2; p++) {
+                ck_assert_int_eq(rg_set_threads(1 + p), RG_OK);
+                for (size_t i = 0; i < nc; i++)
+                    cf[p][i] = (float)(cd[p][i] = 0.5);
+                rg__sgemm(ta, tb, m, n, k, 1, af, ta ? m : k, bf, tb ? k : n, 0.75f, cf[p], n);
+                rg__dgemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 0.75, cd[p], n);
+            }
+            ck_assert_msg(memcmp(cf[0], cf[1], sizeof(float) * nc) == 0 &&
+                              memcmp(cd[0], cd[1], sizeof(double) * nc) == 0,
+                          "%dx%dx%d t%d: two threads differ from one", m, n, k, t);
+            free(af), free(bf), free(a), free(b);
+            free(cf[0]), free(cf[1]), free(cd[0]), free(cd[1]);
+        }
+    }
+    ck_assert_int_eq(rg_set_threads(1), RG_OK);
 }
 END_TEST
 
@@ -334,6 +380,7 @@ static Suite *blas_suite(void)
     TCase *tc = tcase_create("gemm");
     tcase_add_test(tc, test_gemm_after_lazy_load);
     tcase_add_test(tc, test_gemm_two_threads);
+    tcase_add_test(tc, test_gemm_split_over_pool);
     tcase_add_test(tc, test_matmul_through_backend);
     suite_add_tcase(s, tc);
     tc = tcase_create("report");

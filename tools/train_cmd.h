@@ -67,8 +67,9 @@ void train_resolve_defaults(train_opts *o);
 int train_write_plot(train_run *r, const char *path);
 int train_write_curve(const train_run *r, const char *path);
 
-/* Sets the GEMM thread count when n > 0 (rg_blas_set_threads). Returns n when it took
- * effect, else 0 after a note on standard error (the run goes on with the BLAS's own). */
+/* Sets the thread count when n > 0: the kernels' pool (rg_set_threads) takes n, and the BLAS
+ * runs on one thread with its large products split over the pool. Returns the pool's count,
+ * or 0 when n <= 0. */
 int train_set_threads(int64_t n);
 
 #endif

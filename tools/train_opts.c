@@ -70,7 +70,7 @@ void train_usage(FILE *f)
           "                      (fewer than N) wait for the next epoch's shuffle\n"
           "  --epochs N          passes over the training data (default 100)\n"
           "  --seed N            initial weights, batch order, test split (default 1)\n"
-          "  --threads N         threads of the matrix products (OpenBLAS builds)\n"
+          "  --threads N         threads of the kernels and the matrix products\n"
           "\n"
           "files and output:\n"
           "  --save MODEL        save the model, its standardisation and the optimiser state\n"
@@ -363,19 +363,16 @@ int train_set_threads(int64_t n)
 {
     if (n <= 0)
         return 0;
-    /* the kernels' pool (elementwise ops, the optimiser's update) takes the same count */
+    /* one pool for everything: the kernels (elementwise ops, the optimiser's update) and the
+     * matrix products, split over it with the BLAS itself on one thread */
     if (rg_set_threads((int)n) != RG_OK)
         fprintf(stderr, "retrograd: note: --threads %lld: the kernels keep %d thread(s)\n",
                 (long long)n, rg_get_threads());
-    rg_status st = rg_blas_set_threads((int)n);
-    if (st == RG_OK)
-        return (int)n;
+    rg_status st = rg_blas_set_threads(1);
+    if (st == RG_OK || n == 1)
+        return rg_get_threads();
     /* the run goes on with what the backend has: the request was for speed, not results */
-    if (st == RG_ERR_DOMAIN)
-        fprintf(stderr, "retrograd: note: --threads %lld is more than the BLAS allows: %s\n",
-                (long long)n, rg_blas_info());
-    else
-        fprintf(stderr, "retrograd: note: --threads %lld has no effect: %s\n", (long long)n,
-                rg_blas_info());
-    return 0;
+    fprintf(stderr, "retrograd: note: --threads %lld does not reach the matrix products: %s\n",
+            (long long)n, rg_blas_info());
+    return rg_get_threads();
 }

@@ -243,8 +243,7 @@ const rg__blas *rg__blas_get(void)
     return blas.have ? &blas.fns : NULL;
 }
 
-/* Threads the backend runs GEMM on: 1 for the portable loop, 0 when unknown. */
-static int blas_threads(void)
+int rg__blas_threads(void)
 {
     if (!blas.have)
         return 1;
@@ -278,9 +277,12 @@ const char *rg_blas_info(void)
     case CORE_NONE:
         break;
     }
-    int threads = blas_threads();
-    char nthreads[32] = "";
-    if (threads > 0)
+    int threads = rg__blas_threads(), pool = rg_get_threads();
+    char nthreads[96] = "";
+    if (threads == 1 && pool > 1 && blas.have)
+        snprintf(nthreads, sizeof nthreads, ", 1 thread per call (large products split over "
+                 "the kernels' %d threads)", pool);
+    else if (threads > 0)
         snprintf(nthreads, sizeof nthreads, ", %d thread%s", threads, threads == 1 ? "" : "s");
     snprintf(info, sizeof info, "%s (%s)%s%s", blas.backend, blas.file, core, nthreads);
     return info;

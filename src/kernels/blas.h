@@ -25,4 +25,8 @@ typedef struct rg__blas {
  * OpenBLAS is loaded at run time, loads it; after that a call costs one atomic load. */
 const rg__blas *rg__blas_get(void);
 
+/* Threads the BLAS runs one GEMM on: 1 for the portable loop, 0 when unknown (a linked CBLAS
+ * other than OpenBLAS). */
+int rg__blas_threads(void);
+
 #endif

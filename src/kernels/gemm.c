@@ -7,9 +7,17 @@
  *
  * When a BLAS is available (blas.c: OpenBLAS loaded at run time, or a linked CBLAS) the work
  * goes to its cblas_[sd]gemm. The portable loop below is the fallback and also covers sizes
- * that do not fit CBLAS's int arguments. */
+ * that do not fit CBLAS's int arguments.
+ *
+ * Threads: a BLAS that runs on one thread (rg_blas_set_threads(1)) while the kernels' pool
+ * has more (rg_set_threads) gets a large GEMM in parts, one per thread of the pool: C's
+ * columns, or its rows when it has more of them, each part one BLAS call. The BLAS's own
+ * threads would instead spin between GEMMs, on the cores the pool needs for the kernels in
+ * between (docs/performance.md). Every element of C is computed by the same BLAS code from
+ * the same operands whichever part holds it. */
 #include "internal.h"
 #include "kernels/blas.h"
+#include "kernels/parallel.h"
 
 #include <limits.h>
 
@@ -148,6 +156,70 @@ static int cblas_trans(bool t)
     return t ? RG__CBLAS_TRANS : RG__CBLAS_NO_TRANS;
 }
 
+/* The least work (m n k) of a part. OpenBLAS multiplies matrices of up to 10^6 products with
+ * kernels of their own, which round differently from its blocked path: with every part above
+ * that size, each element of C is computed the same way whether the product is split or not
+ * (tests/test_blas.c checks the bits), and the parts are large enough (a millisecond of work
+ * or so) for waking the pool not to matter. */
+#define SPLIT_MIN_PART (1 << 21)
+
+/* One BLAS GEMM, in f32 or f64; parts of it run on the pool (gemm_part). */
+struct gemm_job {
+    const rg__blas *blas;
+    bool f32, ta, tb, cols; /* cols: parts are column ranges of C, else row ranges */
+    int64_t m, n, k, lda, ldb, ldc;
+    double alpha, beta;
+    const void *a, *b;
+    void *c;
+};
+
+/* Columns (or rows) [lo, hi) of C: the matching columns of op(B) (or rows of op(A)). */
+static void gemm_part(void *ctx, int64_t lo, int64_t hi)
+{
+    const struct gemm_job *j = ctx;
+    const size_t el = j->f32 ? sizeof(float) : sizeof(double);
+    const char *a = j->a, *b = j->b;
+    char *c = j->c;
+    int64_t m = j->m, n = j->n;
+    if (j->cols) {
+        n = hi - lo;
+        b += (size_t)(j->tb ? lo * j->ldb : lo) * el;
+        c += (size_t)lo * el;
+    } else {
+        m = hi - lo;
+        a += (size_t)(j->ta ? lo : lo * j->lda) * el;
+        c += (size_t)(lo * j->ldc) * el;
+    }
+    if (j->f32)
+        j->blas->sgemm(RG__CBLAS_ROW_MAJOR, cblas_trans(j->ta), cblas_trans(j->tb), (int)m,
+                       (int)n, (int)j->k, (float)j->alpha, (const float *)a, (int)j->lda,
+                       (const float *)b, (int)j->ldb, (float)j->beta, (float *)c, (int)j->ldc);
+    else
+        j->blas->dgemm(RG__CBLAS_ROW_MAJOR, cblas_trans(j->ta), cblas_trans(j->tb), (int)m,
+                       (int)n, (int)j->k, j->alpha, (const double *)a, (int)j->lda,
+                       (const double *)b, (int)j->ldb, j->beta, (double *)c, (int)j->ldc);
+}
+
+/* Runs the GEMM through the BLAS: in parts over the pool when that pays (see the top of the
+ * file), else as one call. */
+static void gemm_blas(struct gemm_job *j)
+{
+    const int threads = rg_get_threads();
+    const int64_t len = j->n >= j->m ? j->n : j->m;
+    if (threads > 1 && j->m * j->n * j->k >= SPLIT_MIN_PART * (int64_t)threads &&
+        len >= 16 * (int64_t)threads && rg__blas_threads() == 1) {
+        j->cols = j->n >= j->m;
+        /* one part per thread: each part packs its own copy of the shared operand */
+        const int64_t align = j->cols ? 16 : 1; /* 64-byte lines of f32 columns */
+        int64_t grain = (len + threads - 1) / threads;
+        grain = (grain + align - 1) / align * align;
+        rg__parallel_for(len, grain, align, gemm_part, j);
+        return;
+    }
+    j->cols = true;
+    gemm_part(j, 0, j->n);
+}
+
 void rg__sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
@@ -155,8 +227,9 @@ void rg__sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
         return;
     const rg__blas *blas = rg__blas_get();
     if (blas && cblas_fits(m, n, k, lda, ldb, ldc)) {
-        blas->sgemm(RG__CBLAS_ROW_MAJOR, cblas_trans(ta), cblas_trans(tb), (int)m, (int)n, (int)k,
-                    alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+        struct gemm_job j = {blas, true, ta, tb, false, m, n, k, lda, ldb, ldc, alpha, beta,
+                             a, b, c};
+        gemm_blas(&j);
         return;
     }
     gemm_portable_f32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -169,8 +242,9 @@ void rg__dgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, 
         return;
     const rg__blas *blas = rg__blas_get();
     if (blas && cblas_fits(m, n, k, lda, ldb, ldc)) {
-        blas->dgemm(RG__CBLAS_ROW_MAJOR, cblas_trans(ta), cblas_trans(tb), (int)m, (int)n, (int)k,
-                    alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+        struct gemm_job j = {blas, false, ta, tb, false, m, n, k, lda, ldb, ldc, alpha, beta,
+                             a, b, c};
+        gemm_blas(&j);
         return;
     }
     gemm_portable_f64(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

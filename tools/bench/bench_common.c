@@ -87,12 +87,14 @@ int bench_graph_fail(const rg_graph *g, const char *what)
 /* Both thread settings: the BLAS's for GEMM and the kernels' pool for everything else. */
 void bench_set_threads(int threads)
 {
-    rg_status st = rg_blas_set_threads(threads);
-    if (st != RG_OK)
-        bench_fail("warning: GEMM cannot run on %d threads (%s): %s", threads, rg_strerror(st),
-                   rg_blas_info());
+    /* one pool for everything: the BLAS on one thread, its large products split over the
+     * kernels' threads (docs/performance.md, "Threads") */
     if (rg_set_threads(threads) != RG_OK)
         bench_fail("warning: the kernels cannot run on %d threads", threads);
+    rg_status st = rg_blas_set_threads(1);
+    if (st != RG_OK && threads > 1)
+        bench_fail("warning: GEMM cannot be split over %d threads (%s): %s", threads,
+                   rg_strerror(st), rg_blas_info());
 }
 
 /* ---- the report ------------------------------------------------------------------------- */

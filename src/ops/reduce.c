@@ -127,8 +127,9 @@ double rg__sum_lanes_total(double *lanes)
  * (rg__sum_lanes_*, ops/reduce.h): every piece but the last a multiple of 16 long keeps
  * each element in its lane, so the pieces give the bits of the whole run. */
 #define SUM_LANES(T, sfx)                                                                  \
-    RG__VECTOR_CLONES void rg__sum_lanes_##sfx(double *lanes, const T *restrict x,         \
-                                               int64_t count)                              \
+    /* static: clang gives a cloned function with external linkage no symbol of its name */ \
+    RG__VECTOR_CLONES static void sum_lanes_##sfx(double *lanes, const T *restrict x,      \
+                                                  int64_t count)                           \
     {                                                                                      \
         double s[16];                                                                      \
         for (int k = 0; k < 16; k++)                                                       \
@@ -142,10 +143,14 @@ double rg__sum_lanes_total(double *lanes)
         for (int k = 0; k < 16; k++)                                                       \
             lanes[k] = s[k];                                                               \
     }                                                                                      \
+    void rg__sum_lanes_##sfx(double *lanes, const T *x, int64_t count)                     \
+    {                                                                                      \
+        sum_lanes_##sfx(lanes, x, count);                                                  \
+    }                                                                                      \
     static double sum_run_##sfx(const T *x, int64_t count)                                 \
     {                                                                                      \
         double s[16] = {0};                                                                \
-        rg__sum_lanes_##sfx(s, x, count);                                                  \
+        sum_lanes_##sfx(s, x, count);                                                      \
         return rg__sum_lanes_total(s);                                                     \
     }
 SUM_LANES(float, f32)

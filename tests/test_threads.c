@@ -11,12 +11,11 @@
  * reports any data race the runs make. */
 #define _XOPEN_SOURCE 700 /* nftw, open_memstream */
 #include "testutil.h"
+#include "tmpdir.h"
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define JOBS 6
@@ -332,17 +331,9 @@ static Suite *threads_suite(void)
     return s;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/rg_test_threads_XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
+    if (!tu_tmpdir_make(tmpdir, sizeof tmpdir, "rg_test_threads")) {
         perror("mkdtemp");
         return 1;
     }
@@ -354,6 +345,6 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int nfailed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_tmpdir_remove(tmpdir);
     return nfailed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -18,8 +18,9 @@ static const char usage[] =
     "  wide  [--n 1000000] [--threads 1] [--json]\n"
     "        W3: sum(tanh(a*b+c)) and its gradients; us per call\n"
     "\n"
-    "Every run reports the BLAS in use, peak RSS and heap allocations per step; --json prints\n"
-    "one JSON object instead of the text report.\n";
+    "--threads N runs the kernels on N threads and the BLAS on one, its large products split\n"
+    "over the same N threads. Every run reports the BLAS in use, peak RSS and heap allocations\n"
+    "per step; --json prints one JSON object instead of the text report.\n";
 
 int main(int argc, char **argv)
 {

@@ -244,6 +244,10 @@ int rg__broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int6
  * broadcasts to: 0 along broadcast axes. strides has ndim entries. */
 void rg__bcast_strides(const rg_node *in, int ndim, const int64_t *shape, int64_t *strides);
 
+/* A kink function (rg_op_def.kink): the distance of in[0]'s values from 0, where relu,
+ * leaky_relu, abs, heaviside and relu_grad change their rule (src/ops/unary.c). */
+double rg__kink_at_zero(const rg_node *n);
+
 /* A zero tensor with x's shape (for VJPs whose derivative is exactly zero). */
 rg_node *rg__zeros_like(rg_node *x);
 

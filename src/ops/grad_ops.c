@@ -106,19 +106,8 @@ static rg_status vjp_relu_grad(rg_node *n, rg_node *gz, const bool *need, rg_nod
     return built(n, need, gin);
 }
 
-/* Distance of x from 0, where H jumps. */
-static double kink_relu_grad(const rg_node *n)
-{
-    const rg_node *x = n->in[0];
-    double best = INFINITY;
-    for (int64_t i = 0; i < x->size; i++) {
-        double v = fabs(rg_node_get(x, i));
-        if (v < best)
-            best = v;
-    }
-    return best;
-}
-GRAD_DEF(relu_grad, kink_relu_grad);
+/* x's distance from 0, where H jumps */
+GRAD_DEF(relu_grad, rg__kink_at_zero);
 
 rg_node *rg_relu_grad(rg_node *x, rg_node *gy)
 {

@@ -29,8 +29,7 @@ static rg_status vjp_done(const rg_node *n, const rg_node *gin)
     return st != RG_OK ? st : RG_ERR_NOMEM;
 }
 
-/* Distance of the input values from 0, the kink of relu, leaky_relu, abs and heaviside. */
-static double kink_at_zero(const rg_node *n)
+double rg__kink_at_zero(const rg_node *n)
 {
     const rg_node *x = n->in[0];
     double best = INFINITY;
@@ -133,7 +132,7 @@ static rg_status vjp_abs(rg_node *n, rg_node *gy, const bool *need, rg_node **gi
     gin[0] = rg_mul(gy, sign);
     return vjp_done(n, gin[0]);
 }
-UNARY_DEF(abs, vjp_abs, kink_at_zero);
+UNARY_DEF(abs, vjp_abs, rg__kink_at_zero);
 rg_node *rg_abs(rg_node *x)
 {
     return unary(x, RG_OP_ABS, NULL);
@@ -206,7 +205,7 @@ static rg_status vjp_relu(rg_node *n, rg_node *gy, const bool *need, rg_node **g
     gin[0] = rg_relu_grad(n->in[0], gy); /* gy H(x) in one node */
     return vjp_done(n, gin[0]);
 }
-UNARY_DEF(relu, vjp_relu, kink_at_zero);
+UNARY_DEF(relu, vjp_relu, rg__kink_at_zero);
 rg_node *rg_relu(rg_node *x)
 {
     return unary(x, RG_OP_RELU, NULL);
@@ -223,7 +222,7 @@ static rg_status vjp_leaky_relu(rg_node *n, rg_node *gy, const bool *need, rg_no
     gin[0] = rg_mul(gy, d);
     return vjp_done(n, gin[0]);
 }
-UNARY_DEF(leaky_relu, vjp_leaky_relu, kink_at_zero);
+UNARY_DEF(leaky_relu, vjp_leaky_relu, rg__kink_at_zero);
 rg_node *rg_leaky_relu(rg_node *x, double slope)
 {
     struct rg__attr attr = {.f = slope};
@@ -260,7 +259,7 @@ static rg_status vjp_heaviside(rg_node *n, rg_node *gy, const bool *need, rg_nod
     gin[0] = rg__zeros_like(n->in[0]);
     return vjp_done(n, gin[0]);
 }
-UNARY_DEF(heaviside, vjp_heaviside, kink_at_zero);
+UNARY_DEF(heaviside, vjp_heaviside, rg__kink_at_zero);
 rg_node *rg_heaviside(rg_node *x)
 {
     return unary(x, RG_OP_HEAVISIDE, NULL);

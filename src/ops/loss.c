@@ -10,6 +10,7 @@
 
 #include "kernels/fastmath.h"
 #include "kernels/parallel.h"
+#include "ops/reduce.h"
 
 #include <math.h>
 
@@ -63,22 +64,14 @@ static void lines(const rg_node *n, int64_t *outer, int64_t *red, int64_t *inner
     *red = x->shape[a];
 }
 
-/* The sum of count values in double over sixteen lanes, as sum_run in reduce.c: lane k takes
- * the values k, k + 16, ..., and the lanes are added pairwise. */
+/* The sum of count values in double over sixteen lanes, as the sum kernel adds them
+ * (ops/reduce.h). */
 #define LANE_SUM(T, sfx)                                                                   \
     static inline double lane_sum_##sfx(const T *v, int64_t count)                         \
     {                                                                                      \
         double s[16] = {0};                                                                \
-        int64_t i = 0;                                                                     \
-        for (; i + 16 <= count; i += 16)                                                   \
-            for (int k = 0; k < 16; k++)                                                   \
-                s[k] += v[i + k];                                                          \
-        for (int k = 0; i < count; i++, k++)                                               \
-            s[k] += v[i];                                                                  \
-        for (int w = 8; w >= 1; w /= 2)                                                    \
-            for (int k = 0; k < w; k++)                                                    \
-                s[k] += s[k + w];                                                          \
-        return s[0];                                                                       \
+        rg__lanes_add_##sfx(s, v, count);                                                  \
+        return rg__sum_lanes_total(s);                                                     \
     }
 LANE_SUM(float, f32)
 LANE_SUM(double, f64)

@@ -111,19 +111,10 @@ static rg_node *spread(const rg_node *n, rg_node *gy)
     return rg_broadcast_to(keep_view(n, gy), x->ndim, x->shape);
 }
 
-double rg__sum_lanes_total(double *lanes)
-{
-    for (int w = 8; w >= 1; w /= 2)
-        for (int k = 0; k < w; k++)
-            lanes[k] += lanes[k + w];
-    return lanes[0];
-}
-
 /* Sum of a contiguous run in double. Sixteen partial sums, one per lane of the vectorised
  * loop (one AVX-512 vector of floats), break the chain of dependent additions and add the
  * elements in sixteen interleaved groups, which also slows the growth of the rounding error;
- * they are combined pairwise. The lanes are separate accumulators, not a reassociated sum,
- * so the result is the same on every instruction set. A run may be fed in pieces
+ * they are combined pairwise (rg__lanes_add_*, rg__sum_lanes_total). A run may be fed in pieces
  * (rg__sum_lanes_*, ops/reduce.h): every piece but the last a multiple of 16 long keeps
  * each element in its lane, so the pieces give the bits of the whole run. */
 #define SUM_LANES(T, sfx)                                                                  \
@@ -131,15 +122,10 @@ double rg__sum_lanes_total(double *lanes)
     RG__VECTOR_CLONES static void sum_lanes_##sfx(double *lanes, const T *restrict x,      \
                                                   int64_t count)                           \
     {                                                                                      \
-        double s[16];                                                                      \
+        double s[16]; /* in registers, not through the caller's pointer */                \
         for (int k = 0; k < 16; k++)                                                       \
             s[k] = lanes[k];                                                               \
-        int64_t i = 0;                                                                     \
-        for (; i + 16 <= count; i += 16)                                                   \
-            for (int k = 0; k < 16; k++)                                                   \
-                s[k] += x[i + k];                                                          \
-        for (int k = 0; i < count; i++, k++)                                               \
-            s[k] += x[i];                                                                  \
+        rg__lanes_add_##sfx(s, x, count);                                                  \
         for (int k = 0; k < 16; k++)                                                       \
             lanes[k] = s[k];                                                               \
     }                                                                                      \

@@ -19,8 +19,32 @@ int64_t rg__sum_block(int64_t n);
 void rg__sum_lanes_f32(double *lanes, const float *x, int64_t count);
 void rg__sum_lanes_f64(double *lanes, const double *x, int64_t count);
 
+/* The lane arithmetic itself, inlined into the vectorised kernels that sum (the sum kernel
+ * and the softmax and cross-entropy kernels of ops/loss.c): x[i] goes to lane i % 16, and
+ * the lanes are separate accumulators, not a reassociated sum, so the result is the same on
+ * every instruction set. */
+#define RG__LANES_ADD(T, sfx)                                                              \
+    static inline void rg__lanes_add_##sfx(double *restrict lanes, const T *restrict x,   \
+                                           int64_t count)                                  \
+    {                                                                                      \
+        int64_t i = 0;                                                                     \
+        for (; i + 16 <= count; i += 16)                                                   \
+            for (int k = 0; k < 16; k++)                                                   \
+                lanes[k] += x[i + k];                                                      \
+        for (int k = 0; i < count; i++, k++)                                               \
+            lanes[k] += x[i];                                                              \
+    }
+RG__LANES_ADD(float, f32)
+RG__LANES_ADD(double, f64)
+
 /* A block's sum from its lanes (combined pairwise in place). */
-double rg__sum_lanes_total(double *lanes);
+static inline double rg__sum_lanes_total(double *lanes)
+{
+    for (int w = 8; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++)
+            lanes[k] += lanes[k + w];
+    return lanes[0];
+}
 
 /* The sum of the blocks' sums, added in block order. */
 double rg__sum_partials(const double *partial, int64_t nblocks);

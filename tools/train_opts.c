@@ -368,11 +368,10 @@ int train_set_threads(int64_t n)
     if (rg_set_threads((int)n) != RG_OK)
         fprintf(stderr, "retrograd: note: --threads %lld: the kernels keep %d thread(s)\n",
                 (long long)n, rg_get_threads());
-    rg_status st = rg_blas_set_threads(1);
-    if (st == RG_OK || n == 1)
-        return rg_get_threads();
-    /* the run goes on with what the backend has: the request was for speed, not results */
-    fprintf(stderr, "retrograd: note: --threads %lld does not reach the matrix products: %s\n",
-            (long long)n, rg_blas_info());
+    /* when the BLAS cannot be set, the run goes on with what it has: the request was for
+     * speed, not results */
+    if (rg_blas_set_threads(1) != RG_OK && n > 1)
+        fprintf(stderr, "retrograd: note: --threads %lld does not reach the matrix products: %s\n",
+                (long long)n, rg_blas_info());
     return rg_get_threads();
 }

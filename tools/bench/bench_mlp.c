@@ -12,7 +12,16 @@
  * runs it) in this process, summed; batch / that sum is the samples/s the step would reach if
  * everything but its GEMMs cost nothing. The GEMMs are timed after every training run, not
  * once, so that a change in the machine's load during the benchmark weighs on both sides of
- * the ratio; the fraction reported is the median of the per-run ratios. */
+ * the ratio; the fraction reported is the median of the per-run ratios.
+ *
+ * The ceiling: the update of the step cannot cost nothing. The gradients, velocities and
+ * weights are separate f32 arrays (the library's gradients are readable after the step, as
+ * torch's are), so the update reads three arrays and writes two, 20 bytes per parameter,
+ * and with the step's other data in between they no longer sit in a core's L2. The update's
+ * floor is that traffic as one plain loop over arrays of the model's size, timed after a
+ * write of as many bytes again has pushed them out (update_floor below); batch / (GEMMs alone
+ * + floor / threads) is then the most any implementation of the step reaches, and its ratio
+ * to the bound the highest fraction it can show. */
 #include "bench.h"
 
 #include <math.h>
@@ -214,6 +223,63 @@ static double gemm_timer_run(const gemm_timer *t)
     return (bench_now() - t0) / (double)t->iters;
 }
 
+/* Arrays for the update's floor: gradient, velocity and weights of `n` parameters, and a
+ * buffer as large as the three to push them out of the caches before each timing. */
+typedef struct update_floor {
+    float *g, *v, *w, *flush;
+    int64_t n;
+} update_floor;
+
+static bool update_floor_init(update_floor *u, int64_t n)
+{
+    u->n = n;
+    u->g = malloc(sizeof(float) * (size_t)n);
+    u->v = calloc((size_t)n, sizeof(float));
+    u->w = malloc(sizeof(float) * (size_t)n);
+    u->flush = calloc(3 * (size_t)n, sizeof(float));
+    if (!u->g || !u->v || !u->w || !u->flush)
+        return false;
+    for (int64_t i = 0; i < n; i++) {
+        u->g[i] = 1e-3f * (float)(i % 7);
+        u->w[i] = 1e-2f * (float)(i % 11);
+    }
+    return true;
+}
+
+static void update_floor_free(update_floor *u)
+{
+    free(u->g);
+    free(u->v);
+    free(u->w);
+    free(u->flush);
+}
+
+/* torch.optim.SGD's step with momentum and weight decay, in one pass. noinline: the loop is
+ * timed as compiled here, not folded into its caller. */
+__attribute__((noinline)) static void update_floor_pass(int64_t n, const float *restrict g,
+                                                        float *restrict v, float *restrict w)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float d = g[i] + 1e-4f * w[i];
+        v[i] = 0.9f * v[i] + d;
+        w[i] -= 0.01f * v[i];
+    }
+}
+
+/* Seconds of one pass, the median of 9, each after the flush. */
+static double update_floor_run(update_floor *u)
+{
+    double t[9];
+    for (int r = 0; r < 9; r++) {
+        for (int64_t i = 0; i < 3 * u->n; i++)
+            u->flush[i] += 1.0f;
+        const double t0 = bench_now();
+        update_floor_pass(u->n, u->g, u->v, u->w);
+        t[r] = bench_now() - t0;
+    }
+    return bench_median(t, 9);
+}
+
 int bench_mlp(int argc, char **argv)
 {
     mlp_opts o;
@@ -297,6 +363,15 @@ int bench_mlp(int argc, char **argv)
         bench_fail("out of memory");
         return BENCH_FAILED;
     }
+    update_floor uf = {0};
+    double *floor_s = malloc(sizeof(double) * (size_t)runs);
+    int64_t nparams = 0;
+    for (int i = 0; i < 2 * o.nlayers; i++)
+        nparams += rg_node_size(params[i]);
+    if (!floor_s) {
+        bench_fail("out of memory");
+        return BENCH_FAILED;
+    }
     const uint64_t alloc0 = rg_graph_alloc_count(g);
     double rss = NAN;
     for (int r = 0; r < runs; r++) {
@@ -310,7 +385,12 @@ int bench_mlp(int argc, char **argv)
             for (int i = 0; i < ngemm; i++)
                 if (!gemm_timer_init(&timers[i], &gemms[i], &rng))
                     return bench_graph_fail(timers[i].g, "timing a GEMM alone");
+            if (!update_floor_init(&uf, nparams)) {
+                bench_fail("out of memory for the update's floor");
+                return BENCH_FAILED;
+            }
         }
+        floor_s[r] = update_floor_run(&uf);
         double sum = 0;
         for (int i = 0; i < ngemm; i++)
             sum += gt[i * runs + r] = gemm_timer_run(&timers[i]);
@@ -361,6 +441,12 @@ int bench_mlp(int argc, char **argv)
               "samples/s");
     bench_num(&rep, "fraction_of_gemm_bound", bench_median(frac, runs), 3,
               "fraction of the bound (per run)", NULL);
+    /* perfect scaling over the threads: a floor no update on them can beat */
+    const double floor_med = bench_median(floor_s, runs) / (double)o.threads;
+    bench_num(&rep, "parameters", (double)nparams, 0, "parameters", NULL);
+    bench_num(&rep, "update_floor_us", floor_med * 1e6, 1, "update's floor, one pass", "us");
+    bench_num(&rep, "fraction_ceiling", gemm_s / (gemm_s + floor_med), 3,
+              "highest fraction reachable", NULL);
     bench_text(&rep, "gemm_shapes_verified", verified ? "yes" : "NO: the graph's matmuls differ",
                "GEMMs match the graph's matmuls");
     bench_num(&rep, "final_loss", final_loss, 4, "final loss", NULL);
@@ -371,6 +457,8 @@ int bench_mlp(int argc, char **argv)
     free(bound);
     free(frac);
     free(gt);
+    free(floor_s);
+    update_floor_free(&uf);
     free(px);
     free(py);
     rg_optim_free(opt);

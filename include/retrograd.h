@@ -241,9 +241,11 @@ rg_node *rg_pow(rg_node *a, rg_node *b);     /* a ^ b;   d/da b a^(b-1), d/db a^
 rg_node *rg_maximum(rg_node *a, rg_node *b); /* max(a,b); d/da H(a-b), d/db H(b-a) */
 rg_node *rg_minimum(rg_node *a, rg_node *b); /* min(a,b); d/da H(b-a), d/db H(a-b) */
 /* pow at a = 0: 0^0 = 1, 0^b = 0 for b > 0, +inf for b < 0. d/da there is b 0^(b-1): 0 for
- * b > 1, 1 for b = 1, +inf for 0 < b < 1, and NaN for b = 0 (0 * 0^-1). d/db at a = 0 is
- * taken as 0 for b >= 0, as in PyTorch (0^b is flat for b > 0; a^b log a would be 0 * -inf),
- * and is NaN for b < 0. For a < 0, d/db is NaN (log a); it is only built when asked for. */
+ * b > 1, 1 for b = 1, +inf for 0 < b < 1. At b = 0, d/da is 0 for every a, a = 0 included,
+ * and so is every higher derivative in a (a^0 = 1 is flat; b a^-1 would be 0 * inf at a = 0),
+ * as in PyTorch. d/db at a = 0 is taken as 0 for b >= 0, as in PyTorch (0^b is flat for
+ * b > 0; a^b log a would be 0 * -inf), and is NaN for b < 0. For a < 0, d/db is NaN (log a);
+ * it is only built when asked for. */
 
 /* Elementwise unary. */
 rg_node *rg_neg(rg_node *x);      /* -x;         -1 */

@@ -228,7 +228,8 @@ END_TEST
 
 /* a^b with a = 0, and both partial derivatives, from rg_grad of sum(a^b) in a and in b.
  * Values: 0^0 = 1 (C's pow and the usual convention), 0^b = 0 for b > 0, +inf for b < 0.
- * d/da = b a^(b-1): 0 for b = 2 (2 * 0^1), 1 for b = 1 (1 * 0^0), +inf for b = 0.5.
+ * d/da = b a^(b-1): 0 for b = 2 (2 * 0^1), 1 for b = 1 (1 * 0^0), +inf for b = 0.5, and 0
+ * for b = 0, where a^0 = 1 is flat in a (as PyTorch takes it; b a^(b-1) would be 0 * inf).
  * d/db = a^b ln a would be 0 * -inf = NaN at a = 0; the library takes 0 there for b >= 0,
  * as PyTorch does (0^b is 0 for every b > 0, so it is flat to the right), and NaN for b < 0,
  * where 0^b is +inf and has no derivative. */
@@ -237,7 +238,7 @@ struct pow_case {
 };
 
 static const struct pow_case pow_cases[] = {
-    {0, 1, NAN, 0}, /* d/da = 0 * 0^-1 = 0 * inf: NaN, documented */
+    {0, 1, 0, 0}, /* 0^0 = 1 is flat in a: 0, not b 0^-1 = 0 * inf */
     {2, 0, 0, 0},
     {1, 0, 1, 0},
     {0.5, 0, INFINITY, 0},
@@ -287,14 +288,39 @@ START_TEST(test_pow_exponent_gradient_away_from_zero)
 }
 END_TEST
 
+/* a^0 is 1 for every a, so every derivative in a is 0, at a = 0 too: the first, the second
+ * and the third, in f64 and f32. */
+START_TEST(test_pow_zero_exponent_flat_in_base)
+{
+    for (int d = 0; d < 2; d++) {
+        rg_graph *g = rg_graph_new(dtypes[d]);
+        int64_t n = 3;
+        rg_node *a = param_of(g, 1, &n, (double[]){0, 2, -3});
+        rg_node *b = param_of(g, 0, NULL, (double[]){0});
+        rg_node *f = rg_sum(rg_pow(a, b), RG_AXIS_ALL, false);
+        const double zeros[3] = {0, 0, 0};
+        for (int order = 1; order <= 3; order++) {
+            rg_node *ga = NULL;
+            ck_assert_int_eq(rg_grad(f, 1, &a, &ga), RG_OK);
+            ck_assert_int_eq(rg_eval1(ga), RG_OK);
+            char what[32];
+            snprintf(what, sizeof what, "d^%d/da^%d a^0", order, order);
+            assert_values(what, dtype_names[d], ga, zeros, 3, 0);
+            f = rg_sum(ga, RG_AXIS_ALL, false);
+        }
+        rg_graph_free(g);
+    }
+}
+END_TEST
+
 /* The zero-base rule keeps pow differentiable: first and second derivatives in both
  * operands pass the numerical check at positive bases. */
 START_TEST(test_pow_gradcheck)
 {
     rg_graph *g = rg_graph_new(RG_F64);
-    int64_t n = 3;
-    rg_node *a = param_of(g, 1, &n, (double[]){0.5, 1.5, 3});
-    rg_node *b = param_of(g, 1, &n, (double[]){-1.5, 0.5, 2});
+    int64_t n = 4;
+    rg_node *a = param_of(g, 1, &n, (double[]){0.5, 1.5, 3, 2});
+    rg_node *b = param_of(g, 1, &n, (double[]){-1.5, 0.5, 2, 0});
     rg_node *y = rg_sum(rg_pow(a, b), RG_AXIS_ALL, false);
     rg_node *xs[2] = {a, b};
     ck_assert_gradcheck(y, 2, xs);
@@ -323,6 +349,7 @@ static Suite *numerics_suite(void)
         {"pow_at_zero", test_pow_at_zero, 0},
         {"pow_exponent_gradient_away_from_zero", test_pow_exponent_gradient_away_from_zero, 0},
         {"pow_gradcheck", test_pow_gradcheck, 0},
+        {"pow_zero_exponent_flat_in_base", test_pow_zero_exponent_flat_in_base, 0},
     };
     for (int i = 0; i < N_OF(cases); i++) {
         TCase *tc = tcase_create(cases[i].name);

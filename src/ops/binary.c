@@ -142,18 +142,29 @@ rg_node *rg_div(rg_node *a, rg_node *b)
  * 1 exactly where a == 0 and 0 elsewhere (H(0) = 1/2), so ln sees 1 at a = 0 and a itself
  * everywhere else (|a|, not a^2, so a tiny a cannot underflow into the mask). z has a zero
  * derivative, so the rule stays differentiable. For b < 0, y = +inf at a = 0 and the result
- * is inf * 0 = NaN: 0^b has no derivative there. */
+ * is inf * 0 = NaN: 0^b has no derivative there.
+ * dy/da at b = 0 is b a^-1 = 0 * inf = NaN at a = 0, though a^0 = 1 is flat in a; it is taken
+ * as 0 everywhere, as PyTorch does, by the same kind of mask on the exponent: b a^(b - 1 + w)
+ * with w = 2 H(-|b|), 1 exactly where b == 0, so the power is a^0 = 1 there and a^(b-1)
+ * elsewhere. The mask's derivative is zero too, and the power's own rule applies the mask
+ * again, so every order of d/da is 0 at b = 0. */
 RG__EW_BINARY(pow, RG__M2(pow, x, y))
+
+/* 2 H(-|x|): 1 exactly where x == 0, else 0, with a zero derivative. */
+static rg_node *is_zero(rg_node *x)
+{
+    return rg_mul(rg_scalar(x->g, 2.0), rg_heaviside(rg_neg(rg_abs(x))));
+}
+
 static rg_status vjp_pow(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     rg_node *a = n->in[0], *b = n->in[1];
     if (need[0]) {
-        rg_node *da = rg_mul(b, rg_pow(a, rg_sub(b, rg_scalar(n->g, 1.0))));
+        rg_node *da = rg_mul(b, rg_pow(a, rg_add(rg_sub(b, rg_scalar(n->g, 1.0)), is_zero(b))));
         gin[0] = unbroadcast(rg_mul(gy, da), a);
     }
     if (need[1]) {
-        rg_node *zero_base = rg_mul(rg_scalar(n->g, 2.0), rg_heaviside(rg_neg(rg_abs(a))));
-        rg_node *ln_a = rg_log(rg_add(a, zero_base));
+        rg_node *ln_a = rg_log(rg_add(a, is_zero(a)));
         gin[1] = unbroadcast(rg_mul(gy, rg_mul(n, ln_a)), b);
     }
     return vjp_done(n, need, gin);

@@ -528,6 +528,34 @@ START_TEST(check_finite)
 }
 END_TEST
 
+/* Inputs that overflow inside the network: its scores are NaN or infinite, and predict (or
+ * train's test accuracy) stops with status 2 and the row instead of making up a class;
+ * --check-finite names the op. Nothing is written. */
+START_TEST(overflowing_rows)
+{
+    RUN("train", "--data", "xor", "--epochs", "2", "--save", "m.rgm", "--quiet");
+    assert_ok();
+    const char big[] = "0.5,0.5,1\n3e38,3e38,0\n";
+    write_file("big.csv", big, sizeof big - 1);
+    RUN("predict", "--model", "m.rgm", "--data", "big.csv", "--out", "pred.csv");
+    assert_error("row 2 of the data: the network's score for class ");
+    ck_assert_msg(strstr(run_err, "overflowed inside it; --check-finite names the op"), "%s",
+                  run_err);
+    ck_assert_msg(access(path_in("pred.csv"), F_OK) != 0, "predictions were written");
+    RUN("predict", "--model", "m.rgm", "--data", "big.csv", "--check-finite");
+    assert_error("evaluation: check_finite: node ");
+    ck_assert_msg(strstr(run_err, "'matmul' produced "), "%s", run_err);
+    RUN("train", "--data", "xor", "--epochs", "2", "--quiet", "--test-data", "big.csv");
+    assert_error("row 2 of the data: the network's score for class ");
+    /* the first row alone is predicted as before */
+    const char small[] = "0.5,0.5,1\n";
+    write_file("small.csv", small, sizeof small - 1);
+    RUN("predict", "--model", "m.rgm", "--data", "small.csv", "--check-finite");
+    assert_ok();
+    ck_assert_int_eq(count_lines(run_out, "accuracy "), 1);
+}
+END_TEST
+
 START_TEST(help)
 {
     RUN("train", "--help");
@@ -565,6 +593,7 @@ static Suite *train_suite(void)
         {"threads", threads},
         {"divergence", divergence},
         {"check_finite", check_finite},
+        {"overflowing_rows", overflowing_rows},
         {"help", help},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

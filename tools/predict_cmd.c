@@ -12,13 +12,13 @@
 typedef struct predict_opts {
     const char *model, *data, *out;
     label_spec label;
-    bool json;
+    bool json, check_finite;
 } predict_opts;
 
 static void usage(FILE *f)
 {
     fputs("usage: retrograd predict --model MODEL --data FILE [--label-col N|NAME] [--json]\n"
-          "                         [--out FILE.csv]\n"
+          "                         [--out FILE.csv] [--check-finite]\n"
           "\n"
           "Classifies the rows of FILE with a model saved by 'retrograd train --save', after\n"
           "standardising them with the statistics saved in the model.\n"
@@ -33,10 +33,13 @@ static void usage(FILE *f)
           "  --out FILE.csv      write the predictions: a header, then per row the true label\n"
           "                      (when known), the predicted class and each class's probability\n"
           "  --json              end with one JSON line: rows, accuracy, confusion, seconds, ...\n"
+          "  --check-finite      stop at the first NaN or infinity an op of the network\n"
+          "                      produces, naming the op and the ranges of its inputs\n"
           "  -h, --help          show this help\n"
           "\n"
           "With labels it prints the accuracy and the confusion matrix (rows: true class,\n"
-          "columns: predicted class).\n"
+          "columns: predicted class). A row whose scores are NaN or infinite (a value\n"
+          "overflowed in the network) is an error, not a prediction.\n"
           "\n"
           "exit status: 0 success, 1 the predictions could not be written, 2 bad input\n"
           "(options, data, a model that does not fit the data, a damaged model file)\n",
@@ -54,7 +57,9 @@ static int parse(int argc, char **argv, predict_opts *o)
             return CLI_OK;
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
-        } else if (opt_is(a, "--json") || opt_is(a, "--help")) {
+        } else if (strcmp(a, "--check-finite") == 0) {
+            o->check_finite = true;
+        } else if (opt_is(a, "--json") || opt_is(a, "--help") || opt_is(a, "--check-finite")) {
             return cli_fail("option '%s' takes no value", cli_quote(a, strcspn(a, "="), q));
         } else if (opt_is(a, "--model") || opt_is(a, "--data") || opt_is(a, "--out")) {
             const char *name = a[2] == 'm' ? "--model" : a[2] == 'd' ? "--data" : "--out";
@@ -244,7 +249,7 @@ int predict_main(int argc, char **argv)
         rc = cli_fail("out of memory");
         goto done;
     }
-    if ((rc = eval_init(&ev, &arch)) != CLI_OK || (rc = net_set_params(ev.m, model)) != CLI_OK ||
+    if ((rc = eval_init(&ev, &arch, o.check_finite)) != CLI_OK || (rc = net_set_params(ev.m, model)) != CLI_OK ||
         (rc = eval_predict(&ev, ds, scores, pred, &correct)) != CLI_OK)
         goto done;
     bool labelled = ds->kind == RG_TARGET_CLASS;

@@ -124,7 +124,9 @@ typedef struct evaluator {
     int64_t outputs;
 } evaluator;
 
-int eval_init(evaluator *ev, const net_arch *a);
+/* check_finite: anomaly mode on the network's graph (rg_graph_set_check_finite), so that a
+ * non-finite score is traced to the op that made it. */
+int eval_init(evaluator *ev, const net_arch *a, bool check_finite);
 void eval_free(evaluator *ev);
 /* Copies the parameters of `from` (same architecture) into the evaluator. */
 int eval_copy_params(evaluator *ev, const rg_mlp *from);
@@ -132,7 +134,8 @@ int eval_copy_params(evaluator *ev, const rg_mlp *from);
 int eval_scores(evaluator *ev, const double *x, int64_t rows, double *scores);
 /* Predicted classes of ds into pred[0..n), and the number equal to the labels (when ds has
  * labels; else 0). scores may be NULL (a buffer is allocated) or hold n*outputs values,
- * which are then left filled. */
+ * which are then left filled. A row whose scores are not all finite (a value overflowed in
+ * the network) is an error: its class would be made up. */
 int eval_predict(evaluator *ev, const rg_dataset *ds, double *scores, int64_t *pred,
                  int64_t *correct);
 

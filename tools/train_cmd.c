@@ -139,7 +139,7 @@ static int build(train_run *r)
     if (r->resume && r->resume->has_opt &&
         net_set_optim(r->opt, o->resume, r->resume) != CLI_OK)
         return CLI_BAD_INPUT;
-    return eval_init(&r->ev, &o->arch);
+    return eval_init(&r->ev, &o->arch, o->check_finite);
 }
 
 /* ---- training ----------------------------------------------------------------------- */

@@ -289,12 +289,15 @@ int net_save(const char *path, const net_save_args *a)
 
 /* ---- evaluation --------------------------------------------------------------------- */
 
-int eval_init(evaluator *ev, const net_arch *a)
+int eval_init(evaluator *ev, const net_arch *a, bool check_finite)
 {
     rg_graph *g;
     ev->m = net_build(a, TRAIN_EVAL_BATCH, 1, &g);
     ev->outputs = a->outputs;
-    return ev->m ? CLI_OK : CLI_BAD_INPUT;
+    if (!ev->m)
+        return CLI_BAD_INPUT;
+    rg_graph_set_check_finite(g, check_finite);
+    return CLI_OK;
 }
 
 void eval_free(evaluator *ev)
@@ -328,6 +331,12 @@ int eval_predict(evaluator *ev, const rg_dataset *ds, double *scores, int64_t *p
         scores = own;
     }
     int rc = eval_scores(ev, ds->x, ds->n, scores);
+    for (int64_t i = 0; rc == CLI_OK && i < ds->n * ev->outputs; i++)
+        if (!isfinite(scores[i]))
+            rc = cli_fail("row %lld of the data: the network's score for class %lld is %s (a "
+                          "value overflowed inside it; --check-finite names the op)",
+                          (long long)(i / ev->outputs + 1), (long long)(i % ev->outputs),
+                          isnan(scores[i]) ? "NaN" : scores[i] > 0 ? "+inf" : "-inf");
     if (rc == CLI_OK) {
         rg_argmax_rows_f64(scores, ds->n, ev->outputs, pred);
         *correct = 0;

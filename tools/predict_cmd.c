@@ -249,7 +249,8 @@ int predict_main(int argc, char **argv)
         rc = cli_fail("out of memory");
         goto done;
     }
-    if ((rc = eval_init(&ev, &arch, o.check_finite)) != CLI_OK || (rc = net_set_params(ev.m, model)) != CLI_OK ||
+    if ((rc = eval_init(&ev, &arch, o.check_finite)) != CLI_OK ||
+        (rc = net_set_params(ev.m, model)) != CLI_OK ||
         (rc = eval_predict(&ev, ds, scores, pred, &correct)) != CLI_OK)
         goto done;
     bool labelled = ds->kind == RG_TARGET_CLASS;

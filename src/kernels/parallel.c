@@ -10,10 +10,10 @@
  * that has not claimed anything), so a descheduled or not yet started worker costs nothing
  * but its share of the parallelism.
  *
- * Waiting: an idle worker spins on the word for about 50 us, so the kernels of one rg_eval()
- * find it awake, yielding its core now and then to any other runnable thread (the BLAS's
- * workers, between two kernels), then sleeps on a condition variable. Publishing a job and going to sleep
- * form a Dekker pair (store the word, then read the sleeper count; increment the sleeper
+ * Waiting: an idle worker spins on the word for SPIN_NS, so the kernels of one rg_eval() find
+ * it awake, yielding its core now and then to any other runnable thread (the BLAS's workers,
+ * between two kernels), then sleeps on a condition variable. Publishing a job and going to
+ * sleep form a Dekker pair (store the word, then read the sleeper count; increment the sleeper
  * count, then re-read the word; both sequentially consistent), so either the caller sees a
  * sleeper and broadcasts under the mutex, or the sleeper sees the new job.
  *

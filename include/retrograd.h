@@ -306,6 +306,11 @@ rg_node *rg_one_hot(rg_node *index, int64_t depth);
 rg_node *rg_sum(rg_node *x, int axis, bool keepdims);
 rg_node *rg_mean(rg_node *x, int axis, bool keepdims);
 rg_node *rg_max(rg_node *x, int axis, bool keepdims);
+/* The entries of x that hold the maximum along `axis` (or RG_AXIS_ALL): 1 there (each of tied
+ * maxima), 0 elsewhere, NaN along a line that holds a NaN; x's shape. The mask max's
+ * gradient is built from. Its derivative is 0; for gradient checking its kink is max's (the
+ * gap between the largest value and the runner-up). */
+rg_node *rg_max_mask(rg_node *x, int axis);
 
 /* Softmax and log-softmax over `axis`, computed with the maximum subtracted so no
  * exponential overflows. softmax' = y (g - sum(g y)); log_softmax' = g - e^y sum(g).

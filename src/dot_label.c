@@ -203,6 +203,7 @@ void rg__dot_op_text(rg__sb *b, const rg_node *n)
         break;
     case RG_OP_SOFTMAX:
     case RG_OP_LOG_SOFTMAX:
+    case RG_OP_MAX_MASK:
     case RG_OP_CONCAT:
         rg__sb_str(b, "(axis=");
         axis_text(b, a->axis);

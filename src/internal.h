@@ -59,6 +59,7 @@
     X(SUM, sum)                                                                            \
     X(MEAN, mean)                                                                          \
     X(MAX, max)                                                                            \
+    X(MAX_MASK, max_mask)                                                                  \
     /* softmax and losses: src/ops/loss.c */                                               \
     X(SOFTMAX, softmax)                                                                    \
     X(LOG_SOFTMAX, log_softmax)                                                            \

@@ -252,6 +252,17 @@ static void build_reduce(const op_case *c, rg_graph *g, int variant, uint64_t *s
     }
 }
 
+/* Piecewise constant (derivative 0), with max's kink: checked away from ties. */
+static void build_max_mask(const op_case *c, rg_graph *g, int variant, uint64_t *seed,
+                           sample *s)
+{
+    (void)c;
+    int64_t s0[2] = {3, 4}, s1[3] = {2, 3, 2};
+    rg_node *x = param(g, variant ? 3 : 2, variant ? s1 : s0, -1, 1, seed, s);
+    s->out = variant ? rg_add(rg_max_mask(x, -2), rg_max_mask(x, RG_AXIS_ALL))
+                     : rg_max_mask(x, 1);
+}
+
 static void build_softmax(const op_case *c, rg_graph *g, int variant, uint64_t *seed,
                           sample *s)
 {
@@ -282,7 +293,7 @@ static rg_node *leaky(rg_node *x)
 
 /* Ranges keep inputs inside each op's domain (log, sqrt, pow base and divisor positive).
  * Every op is currently twice differentiable almost everywhere (the derivatives of kinked
- * ops are built from heaviside, whose derivative is zero), so no row sets first_only. */
+ * ops are built from heaviside or max_mask, whose derivatives are zero), so no row sets first_only. */
 #define UN(name, fn, lo, hi) {name, build_unary, fn, NULL, lo, hi, 0, 0, false}
 #define BIN(name, fn, lo, hi, lo2, hi2) {name, build_binary, NULL, fn, lo, hi, lo2, hi2, false}
 #define OTHER(name, fn) {name, fn, NULL, NULL, 0, 0, 0, 0, false}
@@ -323,6 +334,7 @@ static const op_case cases[] = {
     OTHER("sum", build_reduce),
     OTHER("mean", build_reduce),
     OTHER("max", build_reduce),
+    OTHER("max_mask", build_max_mask),
     OTHER("softmax", build_softmax),
     OTHER("log_softmax", build_softmax),
     OTHER("cross_entropy", build_cross_entropy),

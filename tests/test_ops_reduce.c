@@ -110,7 +110,7 @@ START_TEST(test_gradcheck)
     rg_node *y = f(x, axis, keep);
     ck_assert_gradcheck(tu_scalarize(y, &seed), 1, (rg_node *[]){x});
     /* second order through a square: the HVP differentiates the VJP (reshape, broadcast_to,
-     * and for max the mask built from heaviside) */
+     * and for max its max_mask) */
     rg_node *y2 = tu_scalarize(rg_square(y), &seed);
     ck_assert_gradcheck(tu_second_order(y2, 1, &x, &seed), 1, (rg_node *[]){x});
     rg_graph_free(g);
@@ -179,6 +179,48 @@ START_TEST(test_max_kink)
 }
 END_TEST
 
+/* max's derivatives of every order are compared, not waved through as non-smooth: the
+ * second-order check of sum(max(x)^2) (second derivative 2 at each row's top entry, 0
+ * elsewhere) passes with no kink reported when the top values stand 0.5 clear of the rest,
+ * and reports max's kink only at a tie. The mask itself: 1 on each tied maximum, 0 below,
+ * NaN along a line holding a NaN. */
+START_TEST(test_max_higher_order_checked)
+{
+    rg_graph *g = rg_graph_new(RG_F64);
+    rg_node *x = leaf(g, true, 2, (int64_t[]){2, 3}, (double[]){1, 3, 2.5, 2, 2.5, 0});
+    rg_node *y = rg_sum(rg_square(rg_max(x, 1, false)), RG_AXIS_ALL, false);
+    rg_node *gx = NULL;
+    ck_assert_int_eq(rg_grad(y, 1, &x, &gx), RG_OK);
+    rg_node *w = leaf(g, false, 2, (int64_t[]){2, 3}, (double[]){0.5, -1, 2, 1.5, 0.25, -2});
+    rg_node *second = rg_sum(rg_mul(gx, w), RG_AXIS_ALL, false);
+    rg_gradcheck_report r;
+    ck_assert_int_eq(rg_gradcheck(second, 1, &x, NULL, &r), RG_OK);
+    ck_assert_msg(r.passed && !r.nonsmooth, "passed %d nonsmooth %d kink '%s'", r.passed,
+                  r.nonsmooth, r.kink_op);
+    ck_assert_int_eq(r.checked, 6);
+    /* d/dx of 2 max(x) w at the top entries: 2 w there, 0 elsewhere */
+    rg_node *hv = NULL;
+    ck_assert_int_eq(rg_grad(second, 1, &x, &hv), RG_OK);
+    ck_assert_int_eq(rg_eval1(hv), RG_OK);
+    tu_assert_values(hv, (double[]){0, -2, 0, 0, 0.5, 0}, 6, 1e-12);
+    /* a tie in the first row: flagged at max's kink */
+    ck_assert_int_eq(rg_feed_f64(x, (double[]){1, 3, 3, 2, 2.5, 0}, 6), RG_OK);
+    ck_assert_int_eq(rg_gradcheck(second, 1, &x, NULL, &r), RG_OK);
+    ck_assert(r.nonsmooth);
+    ck_assert_msg(strncmp(r.kink_op, "max", 3) == 0, "kink '%s'", r.kink_op);
+    /* the mask's values */
+    rg_node *v = leaf(g, false, 2, (int64_t[]){2, 3}, (double[]){1, 3, 3, NAN, 2, 0});
+    rg_node *m = rg_max_mask(v, 1);
+    ck_assert_int_eq(rg_eval1(m), RG_OK);
+    ck_assert_double_eq(rg_node_get(m, 0), 0);
+    ck_assert_double_eq(rg_node_get(m, 1), 1);
+    ck_assert_double_eq(rg_node_get(m, 2), 1);
+    for (int i = 3; i < 6; i++)
+        ck_assert(isnan(rg_node_get(m, i)));
+    rg_graph_free(g);
+}
+END_TEST
+
 /* max of nothing is -inf, sum 0, mean NaN (0/0); max propagates NaN. */
 START_TEST(test_edge_values)
 {
@@ -234,6 +276,7 @@ static Suite *ops_reduce_suite(void)
         {"gradcheck_shapes", test_gradcheck_shapes, 0},
         {"max_ties_share", test_max_ties_share, 0},
         {"max_kink", test_max_kink, 0},
+        {"max_higher_order_checked", test_max_higher_order_checked, 0},
         {"edge_values", test_edge_values, 0},
         {"errors", test_errors, 0},
     };

@@ -54,7 +54,7 @@ static int keep_shape(const rg_node *n, int64_t *shape)
     return x->ndim;
 }
 
-static rg_status shape_reduce(rg_node *n)
+static rg_status check_axis(rg_node *n)
 {
     const rg_node *x = n->in[0];
     const int axis = n->attr.axis;
@@ -64,6 +64,16 @@ static rg_status shape_reduce(rg_node *n)
                             rg__def(n)->name, axis, rg_shape_str(x->ndim, x->shape, sx,
                                                                  sizeof sx));
     }
+    return RG_OK;
+}
+
+static rg_status shape_reduce(rg_node *n)
+{
+    const rg_node *x = n->in[0];
+    const int axis = n->attr.axis;
+    const rg_status st = check_axis(n);
+    if (st != RG_OK)
+        return st;
     int64_t shape[RG_MAX_DIMS];
     if (n->attr.keepdims)
         return rg_node_set_shape(n, keep_shape(n, shape), shape);
@@ -343,10 +353,14 @@ bool rg__sum_full(const rg_node *n, double *scale)
 
 /* ---------------------------------------------------------------------------------------
  * max: y = max_r x[.., r, ..] (-inf over nothing; NaN if any element is NaN).
- * gx = gy * m / sum_r m with the mask m = 2 H(x - y) (1 where x equals the max, 0 below):
- * entries tied for the maximum share the gradient equally, the mean of the one-sided
- * derivatives. Not differentiable where two entries tie: the kink distance is the smallest
- * gap between the top value and the runner-up.
+ * gx = gy * m / sum_r m with the mask m = max_mask(x) = 2 H(x - y) (1 where x equals the
+ * max, 0 below): entries tied for the maximum share the gradient equally, the mean of the
+ * one-sided derivatives. Not differentiable where two entries tie: the kink distance is the
+ * smallest gap between the top value and the runner-up.
+ * The mask is an op of its own, not heaviside(x - y): its derivative is zero, and it keeps
+ * max's kink distance. heaviside's would be |x - y|, 0 at the top entry itself, so every
+ * gradient check of max's derivatives would report a kink even where the top value stands
+ * clear of the rest and the mask cannot change.
  * ------------------------------------------------------------------------------------- */
 
 /* v replaces the running max m when larger, or when NaN (a NaN max then stays). */
@@ -408,9 +422,9 @@ static double kink_max(const rg_node *n)
 static rg_status vjp_max(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     rg_node *x = n->in[0];
-    /* y and gy broadcast against x in the elementwise ops */
-    rg_node *yk = keep_view(n, n), *gk = keep_view(n, gy);
-    rg_node *mask = rg_mul(rg_scalar(n->g, 2.0), rg_heaviside(rg_sub(x, yk)));
+    /* gy broadcasts against x in the elementwise ops */
+    rg_node *gk = keep_view(n, gy);
+    rg_node *mask = rg_max_mask(x, n->attr.axis);
     rg_node *ties = rg_sum(mask, n->attr.axis, true);
     gin[0] = rg_mul(mask, rg_div(gk, ties));
     return vjp_done(n, need, gin);
@@ -429,4 +443,62 @@ const rg_op_def rg__op_max = {
 rg_node *rg_max(rg_node *x, int axis, bool keepdims)
 {
     return reduce(x, RG_OP_MAX, axis, keepdims);
+}
+
+/* max_mask: y = 2 H(x - max_r x) along the axis, at x's shape: 1 where x holds the line's
+ * maximum (each of tied maxima), 0 below it, NaN along a line holding a NaN (its max is NaN),
+ * as max's VJP had it from heaviside. Piecewise constant: both derivatives are zero, and the
+ * kink distance is max's (the gap between the top value and the runner-up). */
+static rg_status shape_max_mask(rg_node *n)
+{
+    const rg_status st = check_axis(n);
+    if (st == RG_OK)
+        rg__set_shape_of(n, n->in[0]);
+    return st;
+}
+
+#define MAX_MASK_FWD(T, sfx)                                                               \
+    static rg_status fwd_max_mask_##sfx(rg_node *n)                                        \
+    {                                                                                      \
+        const struct red_dims d = red_dims(n);                                             \
+        const T *x = n->in[0]->data;                                                       \
+        T *y = n->data;                                                                    \
+        for (int64_t o = 0; o < d.outer; o++) {                                            \
+            for (int64_t i = 0; i < d.inner; i++) {                                        \
+                const int64_t at = o * d.red * d.inner + i;                                \
+                T m = (T)-INFINITY;                                                        \
+                for (int64_t r = 0; r < d.red; r++)                                        \
+                    if (MAX_TAKES(x[at + r * d.inner], m))                                 \
+                        m = x[at + r * d.inner];                                           \
+                for (int64_t r = 0; r < d.red; r++) {                                      \
+                    const T v = x[at + r * d.inner] - m;                                   \
+                    y[at + r * d.inner] = v != v ? v : v > 0 ? (T)2 : v < 0 ? (T)0 : (T)1; \
+                }                                                                          \
+            }                                                                              \
+        }                                                                                  \
+        return RG_OK;                                                                      \
+    }
+MAX_MASK_FWD(float, f32)
+MAX_MASK_FWD(double, f64)
+
+static rg_status vjp_max_mask(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
+{
+    (void)gy;
+    gin[0] = rg__zeros_like(n->in[0]);
+    return vjp_done(n, need, gin);
+}
+
+const rg_op_def rg__op_max_mask = {
+    .name = "max_mask",
+    .arity = 1,
+    .shape = shape_max_mask,
+    .forward_f32 = fwd_max_mask_f32,
+    .forward_f64 = fwd_max_mask_f64,
+    .vjp = vjp_max_mask,
+    .kink = kink_max,
+};
+
+rg_node *rg_max_mask(rg_node *x, int axis)
+{
+    return reduce(x, RG_OP_MAX_MASK, axis, false);
 }

@@ -64,20 +64,8 @@ static void lines(const rg_node *n, int64_t *outer, int64_t *red, int64_t *inner
     *red = x->shape[a];
 }
 
-/* The sum of count values in double over sixteen lanes, as the sum kernel adds them
- * (ops/reduce.h). */
-#define LANE_SUM(T, sfx)                                                                   \
-    static inline double lane_sum_##sfx(const T *v, int64_t count)                         \
-    {                                                                                      \
-        double s[16] = {0};                                                                \
-        rg__lanes_add_##sfx(s, v, count);                                                  \
-        return rg__sum_lanes_total(s);                                                     \
-    }
-LANE_SUM(float, f32)
-LANE_SUM(double, f64)
-
-/* e^(x[r] - m) into out[r] for r < count, and their sum (lane_sum). f32 uses rg__expf
- * (kernels/fastmath.h, vectorised), f64 libm's exp. */
+/* e^(x[r] - m) into out[r] for r < count, and their sum (rg__sum_run, ops/reduce.h). f32
+ * uses rg__expf (kernels/fastmath.h, vectorised), f64 libm's exp. */
 #define EXP_SHIFT(T, sfx)                                                                  \
     RG__VECTOR_CLONES static double exp_shift_##sfx(T *restrict out, const T *restrict x,  \
                                                     int64_t count, T m)                    \
@@ -88,7 +76,7 @@ LANE_SUM(double, f64)
                 out[i + k] = FAST_EXP((T)(x[i + k] - m));                                  \
         for (; i < count; i++)                                                             \
             out[i] = FAST_EXP((T)(x[i] - m));                                              \
-        return lane_sum_##sfx(out, count);                                                 \
+        return rg__sum_run_##sfx(out, count);                                              \
     }                                                                                      \
     RG__VECTOR_CLONES static void exp_inplace_##sfx(T *restrict v, int64_t count)          \
     {                                                                                      \
@@ -125,7 +113,7 @@ EXP_SHIFT(double, f64)
         }                                                                                  \
         exp_inplace_##sfx(y, n * red);                                                     \
         for (int64_t l = 0; l < n; l++)                                                    \
-            s[l] = lane_sum_##sfx(y + l * red, red);                                       \
+            s[l] = rg__sum_run_##sfx(y + l * red, red);                                    \
     }
 SHORT_EXP(float, f32)
 SHORT_EXP(double, f64)

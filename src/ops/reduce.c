@@ -143,11 +143,9 @@ static rg_node *spread(const rg_node *n, rg_node *gy)
     {                                                                                      \
         sum_lanes_##sfx(lanes, x, count);                                                  \
     }                                                                                      \
-    static double sum_run_##sfx(const T *x, int64_t count)                                 \
+    RG__VECTOR_CLONES static double sum_run_##sfx(const T *restrict x, int64_t count)     \
     {                                                                                      \
-        double s[16] = {0};                                                                \
-        sum_lanes_##sfx(s, x, count);                                                      \
-        return rg__sum_lanes_total(s);                                                     \
+        return rg__sum_run_##sfx(x, count);                                                \
     }
 SUM_LANES(float, f32)
 SUM_LANES(double, f64)

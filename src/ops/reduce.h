@@ -46,6 +46,18 @@ static inline double rg__sum_lanes_total(double *lanes)
     return lanes[0];
 }
 
+/* The sum of a whole run x[0..count): fresh lanes, then their total. Inlined, like the lane
+ * arithmetic, into the vectorised kernel that calls it. */
+#define RG__SUM_RUN(T, sfx)                                                                \
+    static inline double rg__sum_run_##sfx(const T *restrict x, int64_t count)             \
+    {                                                                                      \
+        double lanes[16] = {0};                                                            \
+        rg__lanes_add_##sfx(lanes, x, count);                                              \
+        return rg__sum_lanes_total(lanes);                                                 \
+    }
+RG__SUM_RUN(float, f32)
+RG__SUM_RUN(double, f64)
+
 /* The sum of the blocks' sums, added in block order. */
 double rg__sum_partials(const double *partial, int64_t nblocks);
 

@@ -245,6 +245,12 @@ int rg__broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int6
  * broadcasts to: 0 along broadcast axes. strides has ndim entries. */
 void rg__bcast_strides(const rg_node *in, int ndim, const int64_t *shape, int64_t *strides);
 
+/* The library's step H(x) in type T: 1 above 0, 0 below, 1/2 at 0, NaN for NaN (heaviside,
+ * relu_grad, max_mask). NaN is tested first: the vectorised form of a trailing
+ * `x == 0 ? .. : x` uses an ordered not-equal compare that valgrind emulates as unordered,
+ * so memcheck runs saw 0. */
+#define RG__STEP(T, x) ((x) != (x) ? (x) : (x) > 0 ? (T)1 : (x) < 0 ? (T)0 : (T)0.5)
+
 /* A kink function (rg_op_def.kink): the distance of in[0]'s values from 0, where relu,
  * leaky_relu, abs, heaviside and relu_grad change their rule (src/ops/unary.c). */
 double rg__kink_at_zero(const rg_node *n);

@@ -470,7 +470,7 @@ static rg_status shape_max_mask(rg_node *n)
                         m = x[at + r * d.inner];                                           \
                 for (int64_t r = 0; r < d.red; r++) {                                      \
                     const T v = x[at + r * d.inner] - m;                                   \
-                    y[at + r * d.inner] = v != v ? v : v > 0 ? (T)2 : v < 0 ? (T)0 : (T)1; \
+                    y[at + r * d.inner] = (T)2 * RG__STEP(T, v);                           \
                 }                                                                          \
             }                                                                              \
         }                                                                                  \

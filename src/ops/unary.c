@@ -249,11 +249,9 @@ rg_node *rg_softplus(rg_node *x)
     return unary(x, RG_OP_SOFTPLUS, NULL);
 }
 
-/* heaviside: y = H(x) = 1 for x > 0, 1/2 at 0, 0 below (NaN passes through);
- * dy/dx = 0 everywhere it exists, and the library takes 0 at the jump too.
- * NaN is tested first (x != x): the vectorised form of a trailing `x == 0 ? .. : x` uses an
- * ordered not-equal compare that valgrind emulates as unordered, so memcheck runs saw 0. */
-RG__EW_UNARY(heaviside, x != x ? x : x > 0 ? 1 : x < 0 ? 0 : (elem_t)0.5)
+/* heaviside: y = H(x) = 1 for x > 0, 1/2 at 0, 0 below (NaN passes through: RG__STEP);
+ * dy/dx = 0 everywhere it exists, and the library takes 0 at the jump too. */
+RG__EW_UNARY(heaviside, RG__STEP(elem_t, x))
 static rg_status vjp_heaviside(rg_node *n, rg_node *gy, const bool *need, rg_node **gin)
 {
     gin[0] = rg__zeros_like(n->in[0]);

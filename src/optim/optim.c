@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "kernels/fastmath.h"
 #include "kernels/parallel.h"
+#include "ops/reduce.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -365,13 +366,10 @@ static void run_pass(struct step_job *job, enum pass pass)
     rg__parallel_for(job->o->nblocks, RG__PAR_MIN / 2 / BLOCK, 1, step_range, job);
 }
 
-/* The norm from the blocks' sums, added in block order. */
+/* The norm from the blocks' sums, added in block order as the sum kernel adds its blocks. */
 static double blocks_norm(const rg_optim *o)
 {
-    double ss = 0.0;
-    for (int64_t k = 0; k < o->nblocks; k++)
-        ss += o->partial[k];
-    return sqrt(ss);
+    return sqrt(rg__sum_partials(o->partial, o->nblocks));
 }
 
 static double sumsq(const rg_graph *g, const void *data, int64_t n)

@@ -95,7 +95,7 @@ rg_node *rg_sigmoid_grad(rg_node *s, rg_node *gy)
  * passes through, as relu passes it. */
 /* x: x, y: gy; vectorised and split over the pool like heaviside. As gy * H(x) in IEEE
  * arithmetic, an infinite gy times H = 0 is NaN. */
-RG__EW_BINARY(relu_grad, x != x ? x : y * RG__STEP(elem_t, x))
+RG__EW_BINARY(relu_grad, y * RG__STEP(elem_t, x))
 static rg_status vjp_relu_grad(rg_node *n, rg_node *gz, const bool *need, rg_node **gin)
 {
     rg_node *x = n->in[0];

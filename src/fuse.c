@@ -88,43 +88,42 @@ static size_t shadow_bytes(const struct group *gr)
     return round_up((gr->count + (size_t)gr->next) * sizeof(rg_node));
 }
 
-/* What node m would be in a group of n elements. */
-static enum role role_of(const rg_node *m, int64_t n, double *scale)
+/* The binary elementwise ops: the loops of kernels/elementwise.inc, whose operands each
+ * have the output's size or one element (read as a scalar). */
+static bool ew_binary(int op)
 {
-    switch (m->op) {
-    case RG_OP_NEG: case RG_OP_EXP: case RG_OP_LOG: case RG_OP_SQRT: case RG_OP_SQUARE:
-    case RG_OP_ABS: case RG_OP_SIN: case RG_OP_COS: case RG_OP_TANH: case RG_OP_SIGMOID:
-    case RG_OP_RELU: case RG_OP_LEAKY_RELU: case RG_OP_SOFTPLUS: case RG_OP_HEAVISIDE:
-        return m->size == n ? ROLE_EW : ROLE_NONE;
+    switch (op) {
     case RG_OP_ADD: case RG_OP_SUB: case RG_OP_MUL: case RG_OP_DIV: case RG_OP_POW:
     case RG_OP_MAXIMUM: case RG_OP_MINIMUM: case RG_OP_TANH_GRAD: case RG_OP_SIGMOID_GRAD:
     case RG_OP_RELU_GRAD:
-        /* the kernels' flat loop: each operand has the output's size or one element */
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* What node m would be in a group of n elements. */
+static enum role role_of(const rg_node *m, int64_t n, double *scale)
+{
+    if (ew_binary(m->op)) {
         if (m->size != n)
             return ROLE_NONE;
         for (int k = 0; k < 2; k++)
             if (m->in[k]->size != n && m->in[k]->size != 1)
                 return ROLE_NONE;
         return ROLE_EW;
+    }
+    switch (m->op) {
+    case RG_OP_NEG: case RG_OP_EXP: case RG_OP_LOG: case RG_OP_SQRT: case RG_OP_SQUARE:
+    case RG_OP_ABS: case RG_OP_SIN: case RG_OP_COS: case RG_OP_TANH: case RG_OP_SIGMOID:
+    case RG_OP_RELU: case RG_OP_LEAKY_RELU: case RG_OP_SOFTPLUS: case RG_OP_HEAVISIDE:
+        return m->size == n ? ROLE_EW : ROLE_NONE;
     case RG_OP_BROADCAST_TO:
         return m->size == n && m->in[0]->size == 1 ? ROLE_FILL : ROLE_NONE;
     case RG_OP_SUM: case RG_OP_MEAN:
         return m->in[0]->size == n && rg__sum_full(m, scale) ? ROLE_SINK : ROLE_NONE;
     default:
         return ROLE_NONE;
-    }
-}
-
-/* True when m's kernel reads a one-element operand as a scalar (the binary loops of
- * kernels/elementwise.inc); relu_grad's own loop wants both operands whole. */
-static bool takes_scalar(const rg_node *m)
-{
-    switch (m->op) {
-    case RG_OP_ADD: case RG_OP_SUB: case RG_OP_MUL: case RG_OP_DIV: case RG_OP_POW:
-    case RG_OP_MAXIMUM: case RG_OP_MINIMUM: case RG_OP_TANH_GRAD: case RG_OP_SIGMOID_GRAD:
-        return true;
-    default:
-        return false;
     }
 }
 
@@ -225,7 +224,7 @@ static void describe(struct planner *pl, const struct cand *c, struct group *gr)
             const uint8_t mi = pl->memb[node->in[a]->id];
             if (mi) {
                 last[mi - 1] = k;
-                scalar_ok[mi - 1] &= takes_scalar(node);
+                scalar_ok[mi - 1] &= ew_binary(node->op);
             }
         }
     }

@@ -183,7 +183,7 @@ START_TEST(test_value_read_outside)
 }
 END_TEST
 
-/* relu_grad's loop wants both operands whole: the sum's gradient is filled tile by tile. A
+/* relu_grad takes the sum's gradient as a one-element operand, like the other binary ops. A
  * mean is a sink too. A sink's value is read only after its group. */
 START_TEST(test_relu_mean_and_sink_readers)
 {
@@ -195,6 +195,22 @@ START_TEST(test_relu_mean_and_sink_readers)
     /* reads the sinks m and s over n elements */
     rg_node *y = rg_sum(rg_square(rg_sub(rg_mul(x, s), m)), RG_AXIS_ALL, false);
     check_with_grads(y, x, a, 2);
+    rg_graph_free(g);
+}
+END_TEST
+
+/* A unary op reads its operand whole: a one-element value broadcast to it is filled into the
+ * tile. */
+START_TEST(test_fill_for_unary_reader)
+{
+    struct two p = two_params(_i, 20011, 21, -1, 1);
+    rg_graph *g = p.g;
+    uint64_t seed = 22;
+    rg_node *c = tu_param(g, "c", 0, NULL, 0.5, 1.5, &seed);
+    const int64_t n = rg_node_size(p.x);
+    rg_node *e = rg_exp(rg_broadcast_to(c, 1, &n));
+    rg_node *y = rg_sum(rg_mul(e, p.x), RG_AXIS_ALL, false);
+    check_with_grads(y, p.x, c, 1);
     rg_graph_free(g);
 }
 END_TEST
@@ -451,6 +467,7 @@ static Suite *fusion_suite(void)
     tcase_add_loop_test(tc, test_target_mid_chain, 0, 2);
     tcase_add_loop_test(tc, test_value_read_outside, 0, 2);
     tcase_add_loop_test(tc, test_relu_mean_and_sink_readers, 0, 2);
+    tcase_add_loop_test(tc, test_fill_for_unary_reader, 0, 2);
     tcase_add_loop_test(tc, test_every_op, 0, 2);
     tcase_add_test(tc, test_when_not_fused);
     tcase_add_test(tc, test_check_finite_sees_inside);

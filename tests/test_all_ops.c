@@ -293,7 +293,8 @@ static rg_node *leaky(rg_node *x)
 
 /* Ranges keep inputs inside each op's domain (log, sqrt, pow base and divisor positive).
  * Every op is currently twice differentiable almost everywhere (the derivatives of kinked
- * ops are built from heaviside or max_mask, whose derivatives are zero), so no row sets first_only. */
+ * ops are built from heaviside or max_mask, whose derivatives are zero), so no row sets
+ * first_only. */
 #define UN(name, fn, lo, hi) {name, build_unary, fn, NULL, lo, hi, 0, 0, false}
 #define BIN(name, fn, lo, hi, lo2, hi2) {name, build_binary, NULL, fn, lo, hi, lo2, hi2, false}
 #define OTHER(name, fn) {name, fn, NULL, NULL, 0, 0, 0, 0, false}

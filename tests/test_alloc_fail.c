@@ -533,7 +533,8 @@ START_TEST(test_csv)
 {
     install(_i);
     write_csv(tmp_path("big.csv"));
-    static const char *const what[3] = {"csv read", "csv read, names given", "csv read, label named"};
+    static const char *const what[3] = {"csv read", "csv read, names given",
+                                        "csv read, label named"};
     for (csv_mode = 0; csv_mode < 3; csv_mode++)
         every_k(what[csv_mode], op_csv);
 }

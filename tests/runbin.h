@@ -96,6 +96,20 @@ static inline void assert_error(const char *what)
     ck_assert_msg(strstr(run_err, what), "stderr '%s' lacks '%s'", run_err, what);
 }
 
+/* The number under "key" in the JSON text `json` (the binary's --json output); fails the
+ * test when it is missing or not a number. */
+static inline double json_get(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(json, pat);
+    ck_assert_msg(p, "no %s in %s", key, json);
+    char *end;
+    double v = strtod(p + strlen(pat), &end);
+    ck_assert_msg(end != p + strlen(pat), "%s is not a number in %s", key, json);
+    return v;
+}
+
 /* ---- files in the test directory ------------------------------------------------------- */
 
 /* dir/name, in one of four rotating buffers so a call can take a few paths at once. */

@@ -11,17 +11,10 @@
 
 #include "runbin.h"
 
-/* The number under "key" in the JSON object of run_out; fails the test when it is missing. */
+/* The number under "key" in the JSON object of run_out (json_get, runbin.h). */
 static double num(const char *key)
 {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *p = strstr(run_out, pat);
-    ck_assert_msg(p != NULL, "no \"%s\" in %s", key, run_out);
-    char *end;
-    const double v = strtod(p + strlen(pat), &end);
-    ck_assert_msg(end != p + strlen(pat), "\"%s\" is not a number in %s", key, run_out);
-    return v;
+    return json_get(run_out, key);
 }
 
 /* The string under "key"; fails when it is missing or not `want`. */

@@ -36,18 +36,6 @@ static bool json_has(const char *json, const char *key)
     return strstr(json, pat) != NULL;
 }
 
-static double json_get(const char *json, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *p = strstr(json, pat);
-    ck_assert_msg(p, "no %s in %s", key, json);
-    char *end;
-    double v = strtod(p + strlen(pat), &end);
-    ck_assert_msg(end != p + strlen(pat), "%s is not a number in %s", key, json);
-    return v;
-}
-
 /* The JSON line without the fields that measure time, which differ between runs. */
 static void json_untimed(const char *json, char *out, size_t len)
 {

@@ -77,6 +77,12 @@ START_TEST(test_mlp_json)
     const double c = num("fraction_ceiling");
     ck_assert_msg(c > 0 && c <= 1, "ceiling %g", c);
     ck_assert(num("update_floor_us") >= 0);
+    /* the bare step: the same GEMMs, and timings that are positive and finite */
+    text_is("bare_step_verified", "yes");
+    ck_assert(num("bare_step_us") > 0);
+    const double bf = num("bare_fraction_of_gemm_bound"), ob = num("step_over_bare");
+    ck_assert_msg(bf > 0 && isfinite(bf), "bare fraction %g", bf);
+    ck_assert_msg(ob > 0 && isfinite(ob), "step over bare %g", ob);
     ck_assert(isfinite(num("final_loss")));
     assert_common(1);
 }
@@ -87,6 +93,7 @@ START_TEST(test_mlp_two_threads)
     RUN("mlp", MLP_SMALL, "--threads", "2", "--json");
     assert_json();
     text_is("gemm_shapes_verified", "yes");
+    text_is("bare_step_verified", "yes");
     assert_common(2);
 }
 END_TEST
@@ -101,6 +108,8 @@ START_TEST(test_mlp_text)
                                  "fraction of the bound",
                                  "update's floor",
                                  "highest fraction reachable",
+                                 "bare step: GEMMs + update only",
+                                 "training step / bare step",
                                  "BLAS",
                                  "heap allocations per step"};
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)

@@ -21,7 +21,16 @@
  * floor is that traffic as one plain loop over arrays of the model's size, timed after a
  * write of as many bytes again has pushed them out (update_floor below); batch / (GEMMs alone
  * + floor / threads) is then the most any implementation of the step reaches, and its ratio
- * to the bound the highest fraction it can show. */
+ * to the bound the highest fraction it can show.
+ *
+ * The bare step: that ceiling still assumes the GEMMs run inside the step as fast as alone,
+ * where each repeats on operands already in the caches. In a step they do not: the batch is
+ * new, the weights were just rewritten by the update. The bare step is a second graph holding
+ * the step's GEMMs and nothing else (the activations and gradients they read are constant
+ * inputs, the batch comes from the same pool), evaluated and followed by the library's
+ * optimiser over the weights, with the dW products as their gradients (bare_step below). It
+ * is the step without bias, ReLU, loss, reductions or autodiff: what is left of the step when
+ * everything but its GEMMs and its update costs nothing, measured. */
 #include "bench.h"
 
 #include <math.h>
@@ -280,6 +289,66 @@ static double update_floor_run(update_floor *u)
     return bench_median(t, 9);
 }
 
+/* The bare step (see the top of the file): a graph of the step's GEMMs, at the shapes and
+ * with the transposes of step_gemms(), and an optimiser over its weights. */
+typedef struct bare_step {
+    rg_graph *g;
+    rg_node *x;
+    rg_node *gemm[MAX_GEMMS];
+    int ngemm;
+    rg_optim *opt;
+} bare_step;
+
+static bool bare_step_init(bare_step *b, const mlp_opts *o, const rg_optim_opts *oo,
+                           rg_rng *rng)
+{
+    *b = (bare_step){.g = rg_graph_new(RG_F32)};
+    if (!b->g)
+        return false;
+    const int64_t B = o->batch;
+    rg_node *w[MAX_LAYERS], *dw[MAX_LAYERS], *h = NULL;
+    for (int l = 0; l < o->nlayers; l++) {
+        const int64_t in = o->width[l], ou = o->width[l + 1];
+        const int64_t sw[2] = {in, ou}, sh[2] = {B, in}, sg[2] = {B, ou};
+        /* the layer's input: the batch for the first, a constant activation after it */
+        h = l == 0 ? (b->x = rg_input(b->g, "x", 2, sh))
+                   : uniform_param(b->g, "h", 2, sh, 1.0, rng);
+        rg_node *gy = uniform_param(b->g, "g", 2, sg, 1e-3, rng);
+        w[l] = uniform_param(b->g, "W", 2, sw, 1.0 / sqrt((double)in), rng);
+        dw[l] = rg_matmul_t(h, gy, true, false);
+        b->gemm[b->ngemm++] = rg_matmul(h, w[l]);
+        b->gemm[b->ngemm++] = dw[l];
+        if (l > 0)
+            b->gemm[b->ngemm++] = rg_matmul_t(gy, w[l], false, true);
+    }
+    for (int i = 0; i < b->ngemm; i++)
+        if (!b->gemm[i])
+            return false;
+    b->opt = rg_optim_new(oo, o->nlayers, w, dw, NULL);
+    return b->opt != NULL;
+}
+
+/* Seconds per bare step, over `steps` steps fed from the pool as the training is (*next: the
+ * pool's batch for the next step). NAN if a step fails. */
+static double bare_step_run(bare_step *b, const mlp_opts *o, int64_t steps, const float *px,
+                            int64_t *next)
+{
+    const int64_t B = o->batch, nin = o->width[0];
+    const double t0 = bench_now();
+    for (int64_t i = 0; i < steps; i++) {
+        rg_feed_borrow(b->x, px + (*next)++ % o->pool * B * nin);
+        if (rg_eval(b->g, b->ngemm, b->gemm) != RG_OK || rg_optim_step(b->opt) != RG_OK)
+            return NAN;
+    }
+    return (bench_now() - t0) / (double)steps;
+}
+
+static void bare_step_free(bare_step *b)
+{
+    rg_optim_free(b->opt);
+    rg_graph_free(b->g);
+}
+
 int bench_mlp(int argc, char **argv)
 {
     mlp_opts o;
@@ -368,7 +437,12 @@ int bench_mlp(int argc, char **argv)
     int64_t nparams = 0;
     for (int i = 0; i < 2 * o.nlayers; i++)
         nparams += rg_node_size(params[i]);
-    if (!floor_s) {
+    /* per run: the bare step's seconds, its fraction of the bound, the step's time over it */
+    double *bare = malloc(sizeof(double) * (size_t)(3 * runs));
+    double *bare_frac = bare + runs, *over_bare = bare + 2 * runs;
+    bare_step bs = {0};
+    int64_t bare_next = 0;
+    if (!floor_s || !bare) {
         bench_fail("out of memory");
         return BENCH_FAILED;
     }
@@ -389,6 +463,10 @@ int bench_mlp(int argc, char **argv)
                 bench_fail("out of memory for the update's floor");
                 return BENCH_FAILED;
             }
+            if (!bare_step_init(&bs, &o, &oo, &rng))
+                return bench_graph_fail(bs.g, "building the bare step");
+            if (isnan(bare_step_run(&bs, &o, o.warmup, px, &bare_next)))
+                return bench_graph_fail(bs.g, "a bare step");
         }
         floor_s[r] = update_floor_run(&uf);
         double sum = 0;
@@ -396,6 +474,10 @@ int bench_mlp(int argc, char **argv)
             sum += gt[i * runs + r] = gemm_timer_run(&timers[i]);
         bound[r] = (double)B / sum;
         frac[r] = rate[r] / bound[r];
+        if (isnan(bare[r] = bare_step_run(&bs, &o, o.steps, px, &bare_next)))
+            return bench_graph_fail(bs.g, "a bare step");
+        bare_frac[r] = sum / bare[r];
+        over_bare[r] = (double)B / rate[r] / bare[r];
     }
 #undef TRAIN_STEP
     /* the GEMM graphs allocate through their own graphs, not this one */
@@ -447,6 +529,15 @@ int bench_mlp(int argc, char **argv)
     bench_num(&rep, "update_floor_us", floor_med * 1e6, 1, "update's floor, one pass", "us");
     bench_num(&rep, "fraction_ceiling", gemm_s / (gemm_s + floor_med), 3,
               "highest fraction reachable", NULL);
+    bench_num(&rep, "bare_step_us", bench_median(bare, runs) * 1e6, 1,
+              "bare step: GEMMs + update only", "us");
+    bench_num(&rep, "bare_fraction_of_gemm_bound", bench_median(bare_frac, runs), 3,
+              "  its fraction of the bound", NULL);
+    bench_num(&rep, "step_over_bare", bench_median(over_bare, runs), 3,
+              "  training step / bare step", NULL);
+    bench_text(&rep, "bare_step_verified",
+               gemms_match(bs.g, gemms, ngemm) ? "yes" : "NO: its matmuls differ",
+               "bare step's GEMMs are the step's");
     bench_text(&rep, "gemm_shapes_verified", verified ? "yes" : "NO: the graph's matmuls differ",
                "GEMMs match the graph's matmuls");
     bench_num(&rep, "final_loss", final_loss, 4, "final loss", NULL);
@@ -458,6 +549,8 @@ int bench_mlp(int argc, char **argv)
     free(frac);
     free(gt);
     free(floor_s);
+    free(bare);
+    bare_step_free(&bs);
     update_floor_free(&uf);
     free(px);
     free(py);

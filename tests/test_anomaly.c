@@ -15,6 +15,7 @@
 #include "retrograd.h"
 
 #include "runbin.h"
+#include "suite.h"
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
@@ -385,9 +386,5 @@ static Suite *anomaly_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(anomaly_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(anomaly_suite());
 }

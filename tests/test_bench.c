@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "runbin.h"
+#include "suite.h"
 
 /* The number under "key" in the JSON object of run_out (json_get, runbin.h). */
 static double num(const char *key)
@@ -202,9 +203,5 @@ static Suite *bench_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(bench_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(bench_suite());
 }

@@ -404,9 +404,5 @@ int main(int argc, char **argv)
         self_path[n] = '\0';
     else
         snprintf(self_path, sizeof self_path, "%s", argv[0]);
-    SRunner *sr = srunner_create(blas_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(blas_suite());
 }

@@ -11,6 +11,7 @@
 #include "retrograd.h"
 
 #include "runbin.h"
+#include "suite.h"
 #include "tmpdir.h"
 
 /* ---- files --------------------------------------------------------------------------- */
@@ -233,9 +234,5 @@ static Suite *dot_cmd_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(dot_cmd_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(dot_cmd_suite());
 }

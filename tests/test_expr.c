@@ -10,6 +10,7 @@
 #include "retrograd.h"
 
 #include "runbin.h"
+#include "suite.h"
 
 /* ---- reading the JSON output --------------------------------------------------------- */
 
@@ -576,9 +577,5 @@ static Suite *expr_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(expr_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(expr_suite());
 }

@@ -724,10 +724,7 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    SRunner *sr = srunner_create(io_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    const int status = tu_run_suite(io_suite());
     tu_tmpdir_remove(tmpdir);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return status;
 }

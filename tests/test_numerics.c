@@ -14,6 +14,7 @@
 
 #include "retrograd.h"
 #include "retrograd/check.h"
+#include "suite.h"
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof *(a)))
 
@@ -364,9 +365,5 @@ static Suite *numerics_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(numerics_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(numerics_suite());
 }

@@ -6,6 +6,7 @@
 #include "kernels/parallel.h"
 
 #include "retrograd.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -31,24 +32,15 @@ static void count_range(void *ctx, int64_t b, int64_t e)
         atomic_fetch_add_explicit(&j->hits[i], 1, memory_order_relaxed);
 }
 
-/* xorshift64: sizes that vary from job to job without a shared generator */
-static uint64_t next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 /* Runs `jobs` jobs of random sizes, grains and alignments; returns the first job (counted
  * from 1) whose elements were not each counted once or whose ranges were misaligned, or 0. */
 static int run_jobs(int jobs, uint64_t seed, _Atomic int *hits)
 {
     uint64_t s = seed;
     for (int k = 1; k <= jobs; k++) {
-        struct job j = {hits, (int64_t)(next(&s) % MAX_N) + 1, next(&s) % 2 ? 16 : 1, -1};
+        struct job j = {hits, (int64_t)(tu_next(&s) % MAX_N) + 1, tu_next(&s) % 2 ? 16 : 1, -1};
         /* grains from 1 (as many parts as the pool makes) to larger than n (no split) */
-        const int64_t grain = (int64_t)(next(&s) % 70000) + 1;
+        const int64_t grain = (int64_t)(tu_next(&s) % 70000) + 1;
         for (int64_t i = 0; i < j.n; i++)
             atomic_store_explicit(&hits[i], 0, memory_order_relaxed);
         rg__parallel_for(j.n, grain, j.align, count_range, &j);
@@ -161,9 +153,5 @@ static Suite *pool_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pool_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(pool_suite());
 }

@@ -18,6 +18,7 @@
 
 #include "fuzz_entry.h"
 #include "retrograd.h"
+#include "suite.h"
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -418,9 +419,5 @@ static Suite *regress_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(regress_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(regress_suite());
 }

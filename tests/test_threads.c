@@ -341,10 +341,7 @@ int main(void)
         perror("shared.csv");
         return 1;
     }
-    SRunner *sr = srunner_create(threads_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int nfailed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    const int status = tu_run_suite(threads_suite());
     tu_tmpdir_remove(tmpdir);
-    return nfailed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return status;
 }

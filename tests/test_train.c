@@ -12,6 +12,7 @@
 #include "retrograd.h"
 
 #include "runbin.h"
+#include "suite.h"
 #include "tmpdir.h"
 
 /* ---- JSON summary -------------------------------------------------------------------- */
@@ -599,9 +600,5 @@ static Suite *train_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(train_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(train_suite());
 }

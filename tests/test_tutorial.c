@@ -10,6 +10,7 @@
 
 #include "retrograd.h"
 #include "retrograd/check.h"
+#include "suite.h"
 
 /* The tutorial's program, its main renamed. */
 int tutorial_main(void);
@@ -288,9 +289,5 @@ static Suite *tutorial_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(tutorial_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(tutorial_suite());
 }

@@ -9,6 +9,7 @@
 
 #include "retrograd.h"
 #include "retrograd/check.h"
+#include "suite.h"
 
 /* splitmix64: a deterministic generator so every test run sees the same numbers. */
 static inline uint64_t tu_next(uint64_t *s)

@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Buffers are aligned so kernels (and BLAS) see vector-friendly addresses. */
-#define ALIGN 64
-
 static void plan_free(rg_graph *g, struct rg__plan *p)
 {
     if (!p)
@@ -116,8 +113,7 @@ static bool fl_release(rg_graph *g, struct freelist *fl, size_t off, size_t size
 
 static size_t value_bytes(const rg_node *n)
 {
-    size_t bytes = (size_t)n->size * n->g->elem;
-    return (bytes + ALIGN - 1) / ALIGN * ALIGN;
+    return rg__align_up((size_t)n->size * n->g->elem);
 }
 
 /* Walks a plan's units in order: a fused group, or a step alone. */
@@ -306,12 +302,9 @@ static struct rg__plan *plan_build(rg_graph *g, int n, rg_node *const *targets)
         }
     }
     p->arena_size = fl.top;
-    /* the allocator's alignment (16 bytes from malloc) would split every other vector
-     * access across two cache lines */
-    p->arena_mem = rg__malloc(g, p->arena_size + ALIGN);
-    if (!p->arena_mem)
+    p->arena = rg__malloc_aligned(g, p->arena_size, &p->arena_mem);
+    if (!p->arena)
         goto nomem;
-    p->arena = (unsigned char *)p->arena_mem + (ALIGN - (uintptr_t)p->arena_mem % ALIGN) % ALIGN;
     rg__free(g, fl.b);
     rg__free(g, last);
     rg__free(g, where);

@@ -32,7 +32,7 @@ struct rg__plan {
     uint32_t *targets; /* ids */
     struct rg__step *steps;
     size_t nsteps;
-    unsigned char *arena; /* ALIGN-aligned, inside arena_mem */
+    unsigned char *arena; /* RG__ALIGN-aligned, inside arena_mem */
     size_t arena_size;
     void *arena_mem;
     uint64_t last_used;

@@ -38,7 +38,6 @@
 #define MAX_SINKS 8
 /* Steps looked at past the last member before a group is closed. */
 #define WINDOW 32
-#define ALIGN 64
 
 /* ROLE_SCALAR: a broadcast of a one-element value read only by ops whose kernels take a
  * one-element operand as it is; its readers get that value instead, and it does nothing. */
@@ -78,14 +77,9 @@ struct rg__fused {
     size_t npartials;
 };
 
-static size_t round_up(size_t x)
-{
-    return (x + ALIGN - 1) / ALIGN * ALIGN;
-}
-
 static size_t shadow_bytes(const struct group *gr)
 {
-    return round_up((gr->count + (size_t)gr->next) * sizeof(rg_node));
+    return rg__align_up((gr->count + (size_t)gr->next) * sizeof(rg_node));
 }
 
 /* The binary elementwise ops: the loops of kernels/elementwise.inc, whose operands each
@@ -305,7 +299,7 @@ static bool emit(struct planner *pl, const struct cand *c, size_t i, size_t last
         st.offset = c->whole[k] ? 0 : RG__NO_SLOT;
         pl->order[(*out)++] = st;
     }
-    const size_t slot = shadow_bytes(gr) + (size_t)gr->nbuf * round_up(TILE * g->elem);
+    const size_t slot = shadow_bytes(gr) + (size_t)gr->nbuf * rg__align_up(TILE * g->elem);
     if (slot > f->slot_bytes)
         f->slot_bytes = slot;
     if ((size_t)(gr->nsinks * gr->nblocks) > f->npartials)
@@ -336,12 +330,13 @@ static bool planner_start(struct planner *pl, size_t count, size_t done)
 
 static bool reserve_scratch(rg_graph *g, struct rg__fused *f, int slots)
 {
-    void *mem = rg__malloc(g, f->slot_bytes * (size_t)slots + ALIGN);
-    if (!mem)
+    void *mem;
+    unsigned char *scratch = rg__malloc_aligned(g, f->slot_bytes * (size_t)slots, &mem);
+    if (!scratch)
         return false;
     rg__free(g, f->scratch_mem);
     f->scratch_mem = mem;
-    f->scratch = (unsigned char *)round_up((size_t)(uintptr_t)mem);
+    f->scratch = scratch;
     f->slots = slots;
     return true;
 }
@@ -498,7 +493,7 @@ static void run_part(void *ctx, int64_t slot, int64_t end)
         *s = *r->steps[k].node;
         s->ndim = 1;
         if (m->buf >= 0)
-            s->data = bufs + (size_t)m->buf * round_up(TILE * r->elem);
+            s->data = bufs + (size_t)m->buf * rg__align_up(TILE * r->elem);
         for (int a = 0; a < s->arity; a++) {
             const int src = m->src[a];
             if (src >= 0 && gr->m[src].role == ROLE_SCALAR)

@@ -163,6 +163,24 @@ void *rg__calloc(rg_graph *g, size_t n, size_t size);
 void *rg__realloc(rg_graph *g, void *p, size_t old_size, size_t size);
 void rg__free(rg_graph *g, void *p);
 
+/* The executor's buffers (the plan's arena, the fused groups' scratch) start on a cache line:
+ * the allocator's 16 bytes would split every other vector access across two lines. */
+#define RG__ALIGN 64
+
+/* x rounded up to a multiple of RG__ALIGN. */
+static inline size_t rg__align_up(size_t x)
+{
+    return (x + RG__ALIGN - 1) / RG__ALIGN * RG__ALIGN;
+}
+
+/* `size` bytes from the graph's allocator starting on an RG__ALIGN boundary, or NULL; *mem
+ * receives the allocation itself, the pointer to give rg__free(). */
+static inline void *rg__malloc_aligned(rg_graph *g, size_t size, void **mem)
+{
+    *mem = rg__malloc(g, size + RG__ALIGN);
+    return *mem ? (void *)rg__align_up((size_t)(uintptr_t)*mem) : NULL;
+}
+
 /* Memory through the process-wide allocator (rg_set_allocator()), for what belongs to no
  * graph: data sets, IDX arrays, batch iterators, models and the readers' buffers. Sizes of 0
  * allocate 1 byte, so NULL always means failure; rg__mem_realloc needs the old size for

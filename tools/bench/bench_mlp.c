@@ -306,20 +306,24 @@ static bool bare_step_init(bare_step *b, const mlp_opts *o, const rg_optim_opts 
     if (!b->g)
         return false;
     const int64_t B = o->batch;
-    rg_node *w[MAX_LAYERS], *dw[MAX_LAYERS], *h = NULL;
+    rg_node *h[MAX_LAYERS], *gy[MAX_LAYERS], *w[MAX_LAYERS], *dw[MAX_LAYERS];
     for (int l = 0; l < o->nlayers; l++) {
         const int64_t in = o->width[l], ou = o->width[l + 1];
         const int64_t sw[2] = {in, ou}, sh[2] = {B, in}, sg[2] = {B, ou};
         /* the layer's input: the batch for the first, a constant activation after it */
-        h = l == 0 ? (b->x = rg_input(b->g, "x", 2, sh))
-                   : uniform_param(b->g, "h", 2, sh, 1.0, rng);
-        rg_node *gy = uniform_param(b->g, "g", 2, sg, 1e-3, rng);
+        h[l] = l == 0 ? (b->x = rg_input(b->g, "x", 2, sh))
+                      : uniform_param(b->g, "h", 2, sh, 1.0, rng);
+        gy[l] = uniform_param(b->g, "g", 2, sg, 1e-3, rng);
         w[l] = uniform_param(b->g, "W", 2, sw, 1.0 / sqrt((double)in), rng);
-        dw[l] = rg_matmul_t(h, gy, true, false);
-        b->gemm[b->ngemm++] = rg_matmul(h, w[l]);
-        b->gemm[b->ngemm++] = dw[l];
+    }
+    /* in the step's order (the executor runs nodes in the order they were made): the
+     * forward products from the first layer up, then each layer's products from the top */
+    for (int l = 0; l < o->nlayers; l++)
+        b->gemm[b->ngemm++] = rg_matmul(h[l], w[l]);
+    for (int l = o->nlayers - 1; l >= 0; l--) {
         if (l > 0)
-            b->gemm[b->ngemm++] = rg_matmul_t(gy, w[l], false, true);
+            b->gemm[b->ngemm++] = rg_matmul_t(gy[l], w[l], false, true);
+        b->gemm[b->ngemm++] = dw[l] = rg_matmul_t(h[l], gy[l], true, false);
     }
     for (int i = 0; i < b->ngemm; i++)
         if (!b->gemm[i])

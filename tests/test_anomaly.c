@@ -356,31 +356,24 @@ END_TEST
 static Suite *anomaly_suite(void)
 {
     Suite *s = suite_create("anomaly");
-    struct {
-        const char *name;
-        const TTest *fn;
-    } cases[] = {
-        {"log_of_negative", test_log_of_negative},
-        {"zero_over_zero", test_zero_over_zero},
-        {"inf_minus_inf", test_inf_minus_inf},
-        {"stops_at_first", test_stops_at_first},
-        {"f32", test_f32},
-        {"backward_sqrt", test_backward_sqrt},
-        {"backward_unnamed_forward", test_backward_unnamed_forward},
-        {"backward_clean_and_same_values", test_backward_clean_and_same_values},
-        {"nonfinite_input", test_nonfinite_input},
-        {"nonfinite_param", test_nonfinite_param},
-        {"off_evaluates", test_off_evaluates},
-        {"no_allocation", test_no_allocation},
-        {"kernel_error_unchanged", test_kernel_error_unchanged},
-        {"expr_check_finite", test_expr_check_finite},
-        {"train_check_finite", test_train_check_finite},
+    const tu_case cases[] = {
+        {"log_of_negative", test_log_of_negative, 0},
+        {"zero_over_zero", test_zero_over_zero, 0},
+        {"inf_minus_inf", test_inf_minus_inf, 0},
+        {"stops_at_first", test_stops_at_first, 0},
+        {"f32", test_f32, 0},
+        {"backward_sqrt", test_backward_sqrt, 0},
+        {"backward_unnamed_forward", test_backward_unnamed_forward, 0},
+        {"backward_clean_and_same_values", test_backward_clean_and_same_values, 0},
+        {"nonfinite_input", test_nonfinite_input, 0},
+        {"nonfinite_param", test_nonfinite_param, 0},
+        {"off_evaluates", test_off_evaluates, 0},
+        {"no_allocation", test_no_allocation, 0},
+        {"kernel_error_unchanged", test_kernel_error_unchanged, 0},
+        {"expr_check_finite", test_expr_check_finite, 0},
+        {"train_check_finite", test_train_check_finite, 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

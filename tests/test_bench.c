@@ -181,23 +181,16 @@ END_TEST
 static Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
-    struct {
-        const char *name;
-        const TTest *fn;
-    } cases[] = {
-        {"mlp_json", test_mlp_json},
-        {"mlp_two_threads", test_mlp_two_threads},
-        {"mlp_text", test_mlp_text},
-        {"chain_json", test_chain_json},
-        {"wide_json", test_wide_json},
-        {"help", test_help},
-        {"bad_command_lines", test_bad_command_lines},
+    const tu_case cases[] = {
+        {"mlp_json", test_mlp_json, 0},
+        {"mlp_two_threads", test_mlp_two_threads, 0},
+        {"mlp_text", test_mlp_text, 0},
+        {"chain_json", test_chain_json, 0},
+        {"wide_json", test_wide_json, 0},
+        {"help", test_help, 0},
+        {"bad_command_lines", test_bad_command_lines, 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

@@ -763,11 +763,7 @@ END_TEST
 static Suite *data_suite(void)
 {
     Suite *s = suite_create("data");
-    const struct {
-        const char *name;
-        const TTest *fn;
-        int loop;
-    } cases[] = {
+    const tu_case cases[] = {
         {"dataset_basics", test_dataset_basics, 0},
         {"split", test_split, 0},
         {"standardize_train_stats", test_standardize_train_stats, 0},
@@ -787,14 +783,7 @@ static Suite *data_suite(void)
         {"idx_malformed", test_idx_malformed, N_OF(idx_bad)},
         {"idx_other_errors", test_idx_other_errors, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

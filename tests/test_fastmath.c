@@ -487,11 +487,7 @@ END_TEST
 static Suite *fastmath_suite(void)
 {
     Suite *s = suite_create("fastmath");
-    const struct {
-        const char *name;
-        const TTest *fn;
-        int loop;
-    } cases[] = {
+    const tu_case cases[] = {
         {"accuracy_against_libm", test_accuracy, N_OF(fns)},
         {"special_values", test_specials, N_OF(specials)},
         {"kernel_matches_scalar", test_kernel_matches_scalar, N_OF(kernels)},
@@ -501,14 +497,7 @@ static Suite *fastmath_suite(void)
         {"threads_fork", test_threads_fork, 0},
         {"set_threads_arguments", test_set_threads_arguments, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

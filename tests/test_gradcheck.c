@@ -428,29 +428,22 @@ END_TEST
 static Suite *gradcheck_suite(void)
 {
     Suite *s = suite_create("gradcheck");
-    struct {
-        const char *name;
-        const TTest *fn;
-    } cases[] = {
-        {"passes on correct graph", test_passes_on_correct_graph},
-        {"custom op end to end", test_custom_op_correct},
-        {"wrong VJP fails", test_wrong_vjp_fails},
-        {"adjoint check", test_adjoint},
-        {"f32 refused", test_f32_refused},
-        {"non-scalar refused", test_nonscalar_refused},
-        {"op node refused", test_op_node_refused},
-        {"relu kink at zero", test_relu_kink_at_zero},
-        {"relu near kink", test_relu_near_kink},
-        {"values restored", test_values_restored},
-        {"keep_values restored", test_keep_values_setting_restored},
-        {"op without VJP", test_op_without_vjp},
-        {"allocation failures", test_allocation_failures},
+    const tu_case cases[] = {
+        {"passes on correct graph", test_passes_on_correct_graph, 0},
+        {"custom op end to end", test_custom_op_correct, 0},
+        {"wrong VJP fails", test_wrong_vjp_fails, 0},
+        {"adjoint check", test_adjoint, 0},
+        {"f32 refused", test_f32_refused, 0},
+        {"non-scalar refused", test_nonscalar_refused, 0},
+        {"op node refused", test_op_node_refused, 0},
+        {"relu kink at zero", test_relu_kink_at_zero, 0},
+        {"relu near kink", test_relu_near_kink, 0},
+        {"values restored", test_values_restored, 0},
+        {"keep_values restored", test_keep_values_setting_restored, 0},
+        {"op without VJP", test_op_without_vjp, 0},
+        {"allocation failures", test_allocation_failures, 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

@@ -689,11 +689,7 @@ END_TEST
 static Suite *io_suite(void)
 {
     Suite *s = suite_create("io");
-    const struct {
-        const char *name;
-        const TTest *fn;
-        int loop;
-    } cases[] = {
+    const tu_case cases[] = {
         {"crc32", test_crc32, 0},
         {"round_trip", test_round_trip, 0},
         {"borrowed_struct", test_borrowed_struct, 0},
@@ -707,14 +703,7 @@ static Suite *io_suite(void)
         {"failed_save_keeps_old_model", test_failed_save_keeps_old_model, 0},
         {"load_errors", test_load_errors, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

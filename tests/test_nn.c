@@ -863,11 +863,7 @@ END_TEST
 static Suite *nn_suite(void)
 {
     Suite *s = suite_create("nn");
-    const struct {
-        const char *name;
-        const TTest *fn;
-        int loop;
-    } cases[] = {
+    const tu_case cases[] = {
         {"rng_reference", test_rng_reference, 0},
         {"rng_same_seed", test_rng_same_seed, 0},
         {"rng_distributions", test_rng_distributions, 0},
@@ -886,14 +882,7 @@ static Suite *nn_suite(void)
         {"train_spiral", test_train_spiral, 0},
         {"train_same_seed", test_train_same_seed, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

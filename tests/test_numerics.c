@@ -337,11 +337,7 @@ END_TEST
 static Suite *numerics_suite(void)
 {
     Suite *s = suite_create("numerics");
-    struct {
-        const char *name;
-        const TTest *fn;
-        int loop; /* 0: a single run, else the table size to loop over */
-    } cases[] = {
+    const tu_case cases[] = {
         {"softmax_extremes", test_softmax_extremes, N_OF(logits_cases)},
         {"cross_entropy_extremes", test_cross_entropy_extremes, N_OF(logits_cases)},
         {"softmax_vjp_extremes", test_softmax_vjp_extremes, 0},
@@ -352,14 +348,7 @@ static Suite *numerics_suite(void)
         {"pow_gradcheck", test_pow_gradcheck, 0},
         {"pow_zero_exponent_flat_in_base", test_pow_zero_exponent_flat_in_base, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

@@ -676,11 +676,7 @@ static Suite *ops_elementwise_suite(void)
 {
     Suite *s = suite_create("ops_elementwise");
     const int nu = N_OF(unary_cases), nb = N_OF(binary_cases);
-    struct {
-        const char *name;
-        const TTest *fn;
-        int loop; /* 0: a single run, else the table size to loop over */
-    } cases[] = {
+    const tu_case cases[] = {
         {"unary_hand_values", test_unary_hand_values, nu},
         {"unary_reference", test_unary_reference, nu},
         {"binary_hand_values", test_binary_hand_values, nb},
@@ -702,14 +698,7 @@ static Suite *ops_elementwise_suite(void)
         {"shape_error", test_shape_error, nb},
         {"null_propagates", test_null_propagates, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

@@ -381,11 +381,7 @@ END_TEST
 static Suite *ops_linalg_suite(void)
 {
     Suite *s = suite_create("ops_linalg");
-    const struct {
-        const char *name;
-        const TTest *fn;
-        int loop;
-    } cases[] = {
+    const tu_case cases[] = {
         {"gemm_vs_naive", test_gemm_vs_naive, N_OF(gemm_sizes) * 4},
         {"matmul_values_flags", test_matmul_values_flags, 4},
         {"matmul_values_batched", test_matmul_values_batched, 0},
@@ -399,14 +395,7 @@ static Suite *ops_linalg_suite(void)
         {"matmul_errors", test_matmul_errors, N_OF(matmul_errors)},
         {"permute_errors", test_permute_errors, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

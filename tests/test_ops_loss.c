@@ -365,11 +365,7 @@ END_TEST
 static Suite *ops_loss_suite(void)
 {
     Suite *s = suite_create("ops_loss");
-    const struct {
-        const char *name;
-        const TTest *fn;
-        int loop;
-    } cases[] = {
+    const tu_case cases[] = {
         {"softmax_values", test_softmax_values, 0},
         {"softmax_extreme", test_softmax_extreme, 0},
         {"softmax_gradcheck", test_softmax_gradcheck, N_OF(sm_cases) * 2},
@@ -382,14 +378,7 @@ static Suite *ops_loss_suite(void)
         {"errors", test_errors, 0},
         {"mse", test_mse, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

@@ -265,11 +265,7 @@ END_TEST
 static Suite *ops_reduce_suite(void)
 {
     Suite *s = suite_create("ops_reduce");
-    const struct {
-        const char *name;
-        const TTest *fn;
-        int loop;
-    } cases[] = {
+    const tu_case cases[] = {
         {"hand_values", test_hand_values, N_OF(hand_cases)},
         {"long_sum_f32", test_long_sum_f32, 0},
         {"gradcheck", test_gradcheck, 30},
@@ -280,14 +276,7 @@ static Suite *ops_reduce_suite(void)
         {"edge_values", test_edge_values, 0},
         {"errors", test_errors, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

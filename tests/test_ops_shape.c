@@ -490,11 +490,7 @@ END_TEST
 static Suite *ops_shape_suite(void)
 {
     Suite *s = suite_create("ops_shape");
-    const struct {
-        const char *name;
-        const TTest *fn;
-        int loop;
-    } cases[] = {
+    const tu_case cases[] = {
         {"reshape_values", test_reshape_values, 0},
         {"reshape_grad", test_reshape_grad, 4},
         {"reshape_errors", test_reshape_errors, 0},
@@ -513,14 +509,7 @@ static Suite *ops_shape_suite(void)
         {"bad_index_at_eval", test_bad_index_at_eval, N_OF(bad_indices)},
         {"index_shape_errors", test_index_shape_errors, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

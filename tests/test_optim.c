@@ -819,11 +819,7 @@ END_TEST
 static Suite *optim_suite(void)
 {
     Suite *s = suite_create("optim");
-    const struct {
-        const char *name;
-        const TTest *fn;
-        int loop;
-    } cases[] = {
+    const tu_case cases[] = {
         {"hand_values", test_hand_values, 0},
         {"formulas", test_formulas, 2 * N_OF(fcases)},
         {"large_params", test_large_params, 2 * N_OF(fcases)},
@@ -838,14 +834,7 @@ static Suite *optim_suite(void)
         {"bad_nodes", test_bad_nodes, 0},
         {"alloc_failures", test_alloc_failures, 0},
     };
-    for (int i = 0; i < N_OF(cases); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        if (cases[i].loop)
-            tcase_add_loop_test(tc, cases[i].fn, 0, cases[i].loop);
-        else
-            tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 

@@ -271,19 +271,12 @@ END_TEST
 static Suite *tutorial_suite(void)
 {
     Suite *s = suite_create("tutorial");
-    struct {
-        const char *name;
-        const TTest *fn;
-    } cases[] = {
-        {"example trains and passes gradcheck", test_example_runs},
-        {"tutorial page shows the example", test_doc_shows_example},
-        {"API reference names every public identifier", test_api_reference_complete},
+    const tu_case cases[] = {
+        {"example trains and passes gradcheck", test_example_runs, 0},
+        {"tutorial page shows the example", test_doc_shows_example, 0},
+        {"API reference names every public identifier", test_api_reference_complete, 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    tu_add_cases(s, cases, sizeof cases / sizeof *cases);
     return s;
 }
 
